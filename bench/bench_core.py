@@ -1,0 +1,171 @@
+"""Decision-path and full-cycle latency, each against a floor measured in the same run.
+
+- decision: quotes in, decision out, guards included (`bot.domain.decision.decide`); floor: the
+  bare Decimal arithmetic of one decision (spread, fees, profit) with no structure around it.
+- cycle: a full simulated cycle that trades, journal write included (SQLite WAL,
+  synchronous=FULL, EXEC_LATENCY_MS=0); floor: one such durable SQLite transaction alone.
+
+Run alone: `python -m bench.bench_core`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from decimal import Decimal as D
+from pathlib import Path
+
+from bench.figures import figure, median, percentile
+from bot.domain.decision import Limits, decide
+from bot.domain.market import Book, Level
+from bot.domain.window import parse_window
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+LIMITS = Limits(
+    window=parse_window("05:00-21:00"),
+    allow_weekend=False,
+    max_daily_loss=D("500"),
+    loan_limit=D("100000"),
+    max_notional=D("10000"),
+    max_position=D("50"),
+    min_profit=D("1"),
+    kelly_bank=D("50000"),
+    power_fee_bp=D("5"),
+    futures_fee_bp=D("2"),
+    loan_fee_bp=D("9"),
+    gas=D("0.50"),
+    max_quote_age_ms=2000,
+)
+
+
+def _books() -> tuple[Book, Book]:
+    asks = tuple(Level(D("50.00") + D(i) / 4, D("20")) for i in range(5))
+    bids = tuple(Level(D("53.00") - D(i) / 2, D("20")) for i in range(5))
+    return Book("sim-power", "P", (), asks, NOW), Book("sim-futures", "F", bids, (), NOW)
+
+
+def _time_ns(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
+    out = []
+    clock = time.perf_counter_ns
+    for _ in range(n):
+        t0 = clock()
+        fn()
+        out.append((clock() - t0) / 1000)
+    return out
+
+
+def bench_decision(n: int = 50_000) -> list[dict[str, object]]:
+    power, futures = _books()
+    loss = D(0)
+
+    def one() -> None:
+        decide(NOW, power, futures, LIMITS, trading_enabled=True, daily_loss=loss)
+
+    ask, bid, qty = D("50.00"), D("53.00"), D("20")
+    fee = (D("5") + D("2") + D("9")) / D(10000)
+
+    def bare() -> None:
+        notional = ask * qty
+        _ = (bid - ask) * qty - notional * fee - bid * qty * fee - D("0.50")
+
+    for f in (one, bare):
+        _time_ns(f, 2000)  # warm up
+    samples = _time_ns(one, n)
+    floor = _time_ns(bare, n)
+    p50, p99, f99 = median(samples), percentile(samples, 99), percentile(floor, 99)
+    print(f"decision: p50 {p50:.2f} µs, p99 {p99:.2f} µs; bare arithmetic p99 {f99:.2f} µs "
+          f"(ratio {p99 / f99:.1f}); budget p99 < 10 µs")
+    return [
+        figure("decision_p50_us", p50, "us", median(floor)),
+        figure("decision_p99_us", p99, "us", f99),
+    ]
+
+
+def _sqlite_floor(directory: Path, n: int) -> list[float]:
+    con = sqlite3.connect(directory / "floor.db", isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    out = []
+    for i in range(n):
+        t0 = time.perf_counter_ns()
+        con.execute("BEGIN")
+        con.execute("INSERT INTO t (v) VALUES (?)", (str(i),))
+        con.execute("COMMIT")
+        out.append((time.perf_counter_ns() - t0) / 1e6)
+    con.close()
+    return out
+
+
+def bench_cycle(trades: int = 400) -> list[dict[str, object]]:
+    from bot.config import Settings
+    from bot.domain.decision import limits_from
+    from bot.journal import Journal
+    from bot.loans.simulated import build_simulated_loan
+    from bot.metrics import BotMetrics
+    from bot.orchestrator.app import execution_params
+    from bot.orchestrator.cycle import Orchestrator
+    from bot.venues.simulated import build_simulated_venues
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings.from_mapping(
+            {
+                "DATA_DIR": tmp,
+                "TRADING_WINDOW_UTC": "00:00-24:00",
+                "ALLOW_WEEKEND_TRADING": "1",
+                "EXEC_LATENCY_MS": "0",
+                "MIN_PROFIT_GBP": "0",
+            }
+        )
+        journal = Journal.open(settings.journal_url, migrate=True)
+        power, futures = build_simulated_venues(settings)
+        orch = Orchestrator(
+            limits=limits_from(settings),
+            params=execution_params(settings),
+            power=power,
+            futures=futures,
+            loan=build_simulated_loan(settings),
+            journal=journal,
+            metrics=BotMetrics(),
+        )
+        orch.load_state()
+        traded: list[float] = []
+        other: list[float] = []
+
+        async def drive() -> None:
+            attempts = 0
+            while len(traded) < trades and attempts < trades * 400:
+                attempts += 1
+                t0 = time.perf_counter_ns()
+                result = await orch.run_once()
+                ms = (time.perf_counter_ns() - t0) / 1e6
+                (traded if result.outcome == "traded" else other).append(ms)
+
+        asyncio.run(drive())
+        journal.close()
+        floor = _sqlite_floor(Path(tmp), 2000)
+    if not traded:
+        print("cycle: no simulated cycle traded; figure left out", file=sys.stderr)
+        return []
+    p50, p99, f99 = median(traded), percentile(traded, 99), percentile(floor, 99)
+    print(f"cycle (trading, durable journal): p50 {p50:.3f} ms, p99 {p99:.3f} ms over {len(traded)} trades; "
+          f"one SQLite WAL FULL transaction p50 {median(floor):.3f} ms p99 {f99:.3f} ms "
+          f"(ratio {p99 / f99:.1f}); budget p99 < 1 ms")
+    print(f"cycle (no trade): p50 {median(other):.3f} ms, p99 {percentile(other, 99):.3f} ms over {len(other)}")
+    return [
+        figure("cycle_p50_ms", p50, "ms", median(floor)),
+        figure("cycle_p99_ms", p99, "ms", f99),
+    ]
+
+
+def run() -> list[dict[str, object]]:
+    return bench_decision() + bench_cycle()
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)

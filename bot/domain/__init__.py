@@ -1,0 +1,1 @@
+"""The pure domain core: quotes, sizing, costs, the decision, guards. No I/O here."""

@@ -1,0 +1,66 @@
+"""The UTC trading window and weekend guard."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+_WINDOW = re.compile(r"^\s*(\d{2}):(\d{2})\s*-\s*(\d{2}):(\d{2})\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class TradingWindow:
+    """Minutes after UTC midnight; `end < start` spans midnight; `start == end` is never open."""
+
+    start_min: int
+    end_min: int
+
+    def is_open(self, at: datetime) -> bool:
+        """Whether `at` (timezone-aware) falls inside the window, start inclusive, end exclusive."""
+        minute = _utc_minute(at)
+        if self.start_min <= self.end_min:
+            return self.start_min <= minute < self.end_min
+        return minute >= self.start_min or minute < self.end_min
+
+    def __str__(self) -> str:
+        return f"{_fmt(self.start_min)}-{_fmt(self.end_min)}"
+
+
+def parse_window(text: str) -> TradingWindow:
+    """Parse `HH:MM-HH:MM`; `24:00` is allowed as an end (so `00:00-24:00` is all day)."""
+    match = _WINDOW.match(text or "")
+    if not match:
+        raise ValueError(f"{text!r} is not a window like 05:00-21:00")
+    sh, sm, eh, em = (int(g) for g in match.groups())
+    if sh > 23 or sm > 59:
+        raise ValueError(f"start {sh:02d}:{sm:02d} is not a time of day")
+    if (eh > 23 and (eh, em) != (24, 0)) or em > 59:
+        raise ValueError(f"end {eh:02d}:{em:02d} is not a time of day (24:00 is allowed as an end)")
+    start, end = sh * 60 + sm, eh * 60 + em
+    if start == end:
+        raise ValueError(f"{text!r} is empty: start equals end (use 00:00-24:00 for all day)")
+    return TradingWindow(start, end)
+
+
+def is_weekend(at: datetime) -> bool:
+    """Saturday or Sunday in UTC."""
+    return _as_utc(at).weekday() >= 5
+
+
+def _utc_minute(at: datetime) -> int:
+    t = _as_utc(at)
+    return t.hour * 60 + t.minute
+
+
+def _as_utc(at: datetime) -> datetime:
+    tz = at.tzinfo
+    if tz is UTC:
+        return at
+    if tz is None:
+        raise ValueError("naive datetime: trading times are timezone-aware UTC")
+    return at.astimezone(UTC)
+
+
+def _fmt(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"

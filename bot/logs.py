@@ -1,0 +1,73 @@
+"""Logging set-up: text or JSON, LOG_LEVEL, and a filter that masks every secret value."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Iterable
+
+from pythonjsonlogger.json import JsonFormatter
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class RedactSecrets(logging.Formatter):
+    """Wraps a formatter and masks every configured secret value in the finished line.
+
+    Masking the formatted text (not the record) covers messages, arguments, structured fields and
+    tracebacks alike, whichever formatter produced them.
+    """
+
+    def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.inner = inner
+        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = self.inner.format(record)
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+
+class _TextWithFields(logging.Formatter):
+    """Text lines that still show the structured fields passed in `extra={"fields": {...}}`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = getattr(record, "fields", None)
+        if fields:
+            line += " " + " ".join(f"{k}={v}" for k, v in fields.items())
+        return line
+
+
+class _JsonFields(JsonFormatter):
+    def add_fields(self, log_record: dict, record: logging.LogRecord, message_dict: dict) -> None:  # type: ignore[type-arg]
+        super().add_fields(log_record, record, message_dict)
+        fields = log_record.pop("fields", None)
+        if isinstance(fields, dict):
+            for key, value in fields.items():
+                log_record[key] = str(value) if not isinstance(value, int | bool | type(None)) else value
+
+
+def configure(level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = ()) -> None:
+    """Configure the root logger once, in a composition root (never at import)."""
+    handler = logging.StreamHandler(sys.stderr)
+    formatter: logging.Formatter
+    if fmt == "json":
+        formatter = _JsonFields(
+            "%(asctime)s %(levelname)s %(name)s %(message)s", datefmt=DATE_FORMAT, rename_fields={"asctime": "time"}
+        )
+    else:
+        formatter = _TextWithFields(TEXT_FORMAT, datefmt=DATE_FORMAT)
+    formatter.converter = time.gmtime  # timestamps in UTC, as everything else
+    handler.setFormatter(RedactSecrets(formatter, secrets))
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))

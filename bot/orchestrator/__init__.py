@@ -1,0 +1,1 @@
+"""The trading loop: `python -m bot.orchestrator`."""

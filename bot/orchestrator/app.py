@@ -1,0 +1,124 @@
+"""Composition root of the trading loop: settings → logs → lock → journal → metrics → adapters → loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from decimal import Decimal
+
+from bot import __version__
+from bot.config import ConfigError, Settings
+from bot.domain.decision import limits_from
+from bot.logs import configure
+from bot.metrics import BotMetrics
+from bot.orchestrator.cycle import ExecutionParams, Orchestrator
+from bot.orchestrator.lock import AlreadyRunning, PidLock
+from bot.orchestrator.recovery import recover
+from bot.orchestrator.wiring import AdapterUnavailable, build_adapters
+
+log = logging.getLogger("bot.orchestrator")
+
+EXIT_CONFIG = 2
+EXIT_ALREADY_RUNNING = 3
+EXIT_JOURNAL = 4
+
+
+def execution_params(settings: Settings) -> ExecutionParams:
+    return ExecutionParams(
+        bot_name=settings.bot_name,
+        order_timeout_s=float(settings.order_timeout_secs),
+        poll_interval_s=float(settings.order_poll_interval),
+        power_fee_bp=settings.power_fee_bp,
+        futures_fee_bp=settings.futures_fee_bp,
+        gas=settings.gas_cost_gbp,
+    )
+
+
+def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
+    """Run the loop until SIGTERM/SIGINT; the cycle in flight finishes or unwinds; exit 0."""
+    try:
+        settings = settings or Settings()
+    except ConfigError as exc:
+        print(f"flash-green orchestrator: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure(settings.log_level, settings.log_format, settings.secret_values())
+    try:
+        adapters = build_adapters(settings)
+    except AdapterUnavailable as exc:
+        log.error("%s", exc)
+        return EXIT_CONFIG
+    lock = PidLock(settings.data_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        log.error("%s", exc)
+        return EXIT_ALREADY_RUNNING
+    try:
+        from bot.journal import Journal, JournalError
+
+        try:
+            journal = Journal.open(settings.journal_url, migrate=True)
+        except JournalError as exc:
+            log.error("journal unavailable at %s: %s", settings.journal_url_redacted, exc)
+            return EXIT_JOURNAL
+        try:
+            metrics = BotMetrics()
+            metrics.info.labels(bot=settings.bot_name, mode=adapters.mode, version=__version__).set(1)
+            if settings.metrics_port:
+                from prometheus_client import start_http_server
+
+                start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=metrics.registry)
+            orchestrator = Orchestrator(
+                limits=limits_from(settings),
+                params=execution_params(settings),
+                power=adapters.power,
+                futures=adapters.futures,
+                loan=adapters.loan,
+                journal=journal,
+                metrics=metrics,
+                trading_enabled=settings.trading_enabled,
+            )
+            log.info(
+                "orchestrator starting",
+                extra={
+                    "fields": {
+                        "bot": settings.bot_name,
+                        "mode": adapters.mode,
+                        "window_utc": str(settings.trading_window),
+                        "weekends": settings.allow_weekend_trading,
+                        "trading_enabled": settings.trading_enabled,
+                        "journal": settings.journal_url_redacted,
+                        "metrics": f"{settings.metrics_host}:{settings.metrics_port}",
+                    }
+                },
+            )
+            asyncio.run(_serve(orchestrator, adapters, settings.cycle_interval_secs))
+        finally:
+            journal.close()
+    finally:
+        lock.release()
+    log.info("orchestrator stopped")
+    return 0
+
+
+async def _serve(orchestrator: Orchestrator, adapters: object, interval: Decimal) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _on_signal, orchestrator, sig)
+    try:
+        await recover(
+            orchestrator.journal,
+            {"power": orchestrator.power, "futures": orchestrator.futures},
+            orchestrator.clock,
+        )
+        orchestrator.load_state()
+        await orchestrator.run(float(interval))
+    finally:
+        await adapters.close()  # type: ignore[attr-defined]
+
+
+def _on_signal(orchestrator: Orchestrator, sig: signal.Signals) -> None:
+    log.info("%s received: finishing the cycle in flight, then stopping", sig.name)
+    orchestrator.stopping.set()

@@ -1,0 +1,121 @@
+"""`flash-green preflight`: check settings, secret backend and journal before anything starts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.config import ConfigError, Settings
+
+
+@dataclass
+class Report:
+    """What preflight found: lines to print (never a secret) and the problems that fail it."""
+
+    summary: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def render(self) -> str:
+        lines = ["flash-green preflight", *[f"  {line}" for line in self.summary]]
+        if self.problems:
+            lines.append(f"FAILED: {len(self.problems)} problem(s)")
+            lines += [f"  - {p}" for p in self.problems]
+        else:
+            lines.append("OK: ready to start")
+        return "\n".join(lines)
+
+
+def run_preflight(env_file: str | Path | None = ".env") -> Report:
+    """Validate settings (which reaches the secret backend), adapters, data dir and journal."""
+    report = Report()
+    if env_file is not None and str(env_file) != ".env" and not Path(env_file).is_file():
+        report.problems.append(f"env file {env_file} does not exist")
+        return report
+    try:
+        settings = Settings(_env_file=env_file)
+    except ConfigError as exc:
+        report.problems += exc.problems
+        return report
+    _describe(settings, report)
+    _check_adapters(settings, report)
+    _check_journal(settings, report)
+    return report
+
+
+def _describe(settings: Settings, report: Report) -> None:
+    toggles = {
+        "USE_LIVE_FEED": settings.use_live_feed,
+        "USE_POWERLEDGER_LIVE": settings.use_powerledger_live,
+        "USE_ICE_LIVE": settings.use_ice_live,
+        "USE_WEB3_LOAN": settings.use_web3_loan,
+    }
+    on = [name for name, value in toggles.items() if value] or ["none (simulated markets and loan)"]
+    backend = settings.secrets_backend or "none (environment only)"
+    if settings.secrets_backend == "vault":
+        backend += f" at {settings.vault_addr}, path {settings.vault_secret_path}: reached"
+    elif settings.secrets_backend == "aws":
+        backend += f" in {settings.aws_secrets_region}, secret {settings.aws_secrets_id}: reached"
+    secrets_set = sum(1 for v in settings.public_view().values() if v == "<set>")
+    report.summary += [
+        f"bot: {settings.bot_name}",
+        f"live toggles: {', '.join(on)}",
+        f"secrets backend: {backend}",
+        f"secret settings present: {secrets_set}",
+        f"trading window (UTC): {settings.trading_window}; weekends "
+        f"{'allowed' if settings.allow_weekend_trading else 'blocked'}; "
+        f"trading {'enabled' if settings.trading_enabled else 'DISABLED'}",
+        f"limits: loan {settings.loan_limit_gbp} GBP, notional {settings.max_notional_per_trade} GBP, "
+        f"daily loss {settings.max_daily_loss_gbp} GBP",
+        f"API port {settings.api_port}, metrics {settings.metrics_host}:{settings.metrics_port}",
+        f"API credentials: {'API_KEY' if settings.api_key else 'no API_KEY'}"
+        f"{', OIDC' if settings.oidc_jwks_url else ''}",
+    ]
+
+
+def _check_adapters(settings: Settings, report: Report) -> None:
+    from bot.orchestrator.wiring import LIVE_ADAPTERS
+
+    for name, on in (
+        ("USE_LIVE_FEED", settings.use_live_feed),
+        ("USE_POWERLEDGER_LIVE", settings.use_powerledger_live),
+        ("USE_ICE_LIVE", settings.use_ice_live),
+        ("USE_WEB3_LOAN", settings.use_web3_loan),
+    ):
+        if on and name not in LIVE_ADAPTERS:
+            report.problems.append(f"{name}=1: the live adapter is not available in this version; set {name}=0")
+
+
+def _check_journal(settings: Settings, report: Report) -> None:
+    from bot.journal import Journal, JournalError
+
+    report.summary.append(f"journal: {settings.journal_url_redacted}")
+    if settings.journal_url.startswith("sqlite"):
+        data = settings.data_dir
+        try:
+            data.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            report.problems.append(f"DATA_DIR {data} cannot be created: {exc.strerror}")
+            return
+        if not os.access(data, os.W_OK):
+            report.problems.append(f"DATA_DIR {data} is not writable by this user")
+            return
+    try:
+        journal = Journal.open(settings.journal_url, migrate=False)
+    except JournalError as exc:
+        report.problems.append(f"journal database unreachable: {exc}")
+        return
+    try:
+        journal.ping()
+        revision = journal.current_revision()
+        report.summary.append(
+            f"journal schema: {revision or 'empty'} (migrations are applied when the bot starts)"
+        )
+    except JournalError as exc:
+        report.problems.append(f"journal database unreachable: {exc}")
+    finally:
+        journal.close()
