@@ -100,7 +100,7 @@ def _setting(
     **kwargs: Any,
 ) -> Any:
     """A field with the catalog metadata every consumer of the settings table reads."""
-    extra = {"secret": secret, "crd": crd, "hydrate": hydrate}
+    extra: dict[str, Any] = {"secret": secret, "crd": crd, "hydrate": hydrate}
     return Field(default, description=description, json_schema_extra=extra, **kwargs)
 
 
@@ -262,6 +262,7 @@ class Settings(BaseSettings):
         "Journal database URL (SQLAlchemy); default sqlite:///<DATA_DIR>/journal.db. PostgreSQL: "
         "postgresql+psycopg://user@host/db.",
         crd="journal",
+        repr=False,  # it may carry a password
     )
     database_password: SecretStr | None = _setting(
         None, "Journal database password, inserted into DATABASE_URL when it carries none.", secret=True, hydrate=True
@@ -331,6 +332,8 @@ class Settings(BaseSettings):
         """Load sources, hydrate secrets, validate; raise `ConfigError` naming every problem."""
         raw = {k.lower(): v for k, v in values.items()}
         if not _only_values:
+            if _env_file is not None and str(_env_file) != ".env" and not Path(_env_file).is_file():
+                raise ConfigError([f"env file {_env_file} not found: check the path"])
             raw = _gather(type(self), _env_file, raw)
         backend_problems: list[str] = []
         if _hydrate_secrets:
@@ -622,7 +625,10 @@ def _url_problems(raw: Mapping[str, Any]) -> list[str]:
             continue
         parts = urlsplit(str(value).strip())
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            problems.append(f"{env} must be an http(s) URL such as https://host:port/path, got {str(value)!r}")
+            shown = str(value).strip()
+            if "@" in parts.netloc:  # never echo credentials embedded in a URL
+                shown = shown.replace(parts.netloc.rsplit("@", 1)[0] + "@", "***@")
+            problems.append(f"{env} must be an http(s) URL such as https://host:port/path, got {shown!r}")
     return problems
 
 

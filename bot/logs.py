@@ -70,4 +70,6 @@ def configure(level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = (
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    logging.getLogger("httpx").setLevel(max(logging.WARNING, root.level))
+    # library chatter stays out of the bot's log unless it is a warning
+    for noisy in ("httpx", "alembic", "botocore", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
