@@ -196,7 +196,7 @@ class Settings(BaseSettings):
     )
     max_daily_loss_gbp: Decimal = _setting(
         Decimal("500"),
-        "Trading stops for the UTC day once today's losses reach this, GBP.",
+        "Trading stops for the UTC day once the day's net realised loss reaches this, GBP.",
         crd="risk.dailyLossLimitGBP",
         gt=0,
     )
@@ -218,6 +218,13 @@ class Settings(BaseSettings):
     )
     max_quote_age_ms: int = _setting(
         2000, "Quotes older than this are stale and never traded, ms.", crd="risk.maxQuoteAgeMs", gt=0
+    )
+    price_tolerance_bp: Decimal = _setting(
+        Decimal("15"),
+        "How far past the quoted level a limit price reaches (slippage plus the market moving while "
+        "orders travel), basis points; the expected profit must still clear MIN_PROFIT_GBP at the quote.",
+        crd="risk.priceToleranceBp",
+        ge=0,
     )
     trading_enabled: bool = _setting(True, "Master switch; 0 blocks every cycle.", crd="paused")
     trading_window_utc: str = _setting(
@@ -403,6 +410,14 @@ class Settings(BaseSettings):
     @classmethod
     def _valid_window(cls, value: str) -> str:
         parse_window(value)  # raises ValueError with the reason
+        return value
+
+    @field_validator("sim_faults")
+    @classmethod
+    def _valid_faults(cls, value: list[str]) -> list[str]:
+        from bot.markets.faults import parse_fault_spec
+
+        parse_fault_spec(value)  # raises ValueError naming the bad entry
         return value
 
     @field_validator("oidc_allowed_algorithms")

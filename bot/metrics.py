@@ -44,7 +44,9 @@ class BotMetrics:
             "trade_partial_failures", "Cycles whose futures leg filled only part of the power leg.", registry=r
         )
         self.journal_errors = Counter("journal_errors", "Journal writes that failed.", registry=r)
-        self.daily_loss = Gauge("daily_loss", "Losses of the current UTC day, GBP.", registry=r)
+        self.daily_loss = Gauge(
+            "daily_loss", "Net realised loss of the current UTC day (0 when up), GBP.", registry=r
+        )
         self.daily_pnl = Gauge("daily_pnl", "Realised net PnL of the current UTC day, GBP.", registry=r)
         self.daily_loss_limit = Gauge("daily_loss_limit", "MAX_DAILY_LOSS_GBP, GBP.", registry=r)
         self.last_spread = Gauge("last_spread", "Futures best bid minus power best ask, GBP/MWh.", registry=r)

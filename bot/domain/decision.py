@@ -54,15 +54,18 @@ class Limits:
     loan_fee_bp: Decimal
     gas: Decimal
     max_quote_age_ms: int
-    slippage_bp: Decimal = Decimal(0)  # expected adverse slippage; limits are widened by it too
+    slippage_bp: Decimal = Decimal(0)  # expected adverse slippage, priced into every decision
+    tolerance_bp: Decimal = Decimal(0)  # how far past the quote a limit price may fill
     # fee fractions derived once from the basis points above (the hot path never divides by BP)
     power_fee: Decimal = field(init=False)
     futures_fee: Decimal = field(init=False)
     loan_fee: Decimal = field(init=False)
     slippage: Decimal = field(init=False)
+    tolerance: Decimal = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "slippage", self.slippage_bp / BP)
+        object.__setattr__(self, "tolerance", self.tolerance_bp / BP)
         object.__setattr__(self, "power_fee", self.power_fee_bp / BP)
         object.__setattr__(self, "futures_fee", self.futures_fee_bp / BP)
         object.__setattr__(self, "loan_fee", self.loan_fee_bp / BP)
@@ -247,9 +250,9 @@ def plan(power: Book, futures: Book, limits: Limits) -> Opportunity | NoTrade:
             profit = futures_value - power_cost - costs.total
     if profit < limits.min_profit:
         return NoTrade("below_threshold", top_spread, profit)
-    # limits tolerate the expected slippage (which the profit above already paid for), rounded
-    # outward to the price tick venues accept
-    slip = limits.slippage
+    # limits tolerate slippage and the market moving while the orders travel (PRICE_TOLERANCE_BP),
+    # rounded outward to the price tick venues accept
+    slip = limits.tolerance
     return Opportunity(
         quantity=qty,
         power_limit=(power_limit + abs(power_limit) * slip).quantize(PRICE_TICK, rounding=ROUND_CEILING),
@@ -299,4 +302,5 @@ def limits_from(settings: Settings) -> Limits:
         gas=settings.gas_cost_gbp,
         max_quote_age_ms=settings.max_quote_age_ms,
         slippage_bp=settings.slippage_bp,
+        tolerance_bp=settings.price_tolerance_bp,
     )

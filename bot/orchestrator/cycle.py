@@ -118,7 +118,6 @@ class Orchestrator:
         self.sleep = sleep
         self.stopping = asyncio.Event()
         self._day: date | None = None
-        self._daily_loss = ZERO
         self._daily_pnl = ZERO
         self._next_seq = 1
         self._skipped: Tally[tuple[date, str, str]] = Tally()
@@ -139,12 +138,13 @@ class Orchestrator:
         if day == self._day:
             return
         daily = self.journal.daily_pnl(day)  # type: ignore[attr-defined]
-        self._day, self._daily_loss, self._daily_pnl = day, daily.loss_gbp, daily.realised_gbp
-        self.metrics.set_day(self._daily_pnl, self._daily_loss)
+        self._day, self._daily_pnl = day, daily.realised_gbp
+        self.metrics.set_day(self._daily_pnl, self.daily_loss)
 
     @property
     def daily_loss(self) -> Decimal:
-        return self._daily_loss
+        """The UTC day's net realised loss (zero on a winning day): what MAX_DAILY_LOSS_GBP limits."""
+        return -self._daily_pnl if self._daily_pnl < ZERO else ZERO
 
     async def run(self, interval_s: float) -> None:
         """Cycle until `stopping` is set; the cycle in flight always finishes or unwinds first."""
@@ -181,7 +181,7 @@ class Orchestrator:
         self.metrics.trading_window_open.set(1 if self.limits.window.is_open(now) else 0)
         if self._journal_broken:
             return self._blocked(now, "journal_error")
-        blocked = guard(now, self.limits, trading_enabled=self.trading_enabled, daily_loss=self._daily_loss)
+        blocked = guard(now, self.limits, trading_enabled=self.trading_enabled, daily_loss=self.daily_loss)
         if blocked is not None:
             return self._blocked(now, blocked.value)
         power_book, futures_book = await self._books()
@@ -474,9 +474,7 @@ class Orchestrator:
         m = self.metrics
         net = record.realised_gbp
         self._daily_pnl += net
-        if net < ZERO:
-            self._daily_loss += -net
-        m.set_day(self._daily_pnl, self._daily_loss)
+        m.set_day(self._daily_pnl, self.daily_loss)
         m.record_pnl(net)
         m.cycles.labels(outcome=_OUTCOME[record.status]).inc()
         if record.status is not CycleStatus.TRADED and record.reason:
