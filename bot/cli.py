@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "settings":
         from bot.settings_doc import render_markdown
 
-        print(render_markdown())
+        sys.stdout.write(render_markdown())
         return 0
     if args.command == "run" and args.simulated:
         _simulated_defaults(args.env_file)
