@@ -175,9 +175,10 @@ def test_a_killed_process_leaves_a_journal_the_restart_recovers(start, tmp_path:
 
 
 @pytest.mark.slow
-def test_the_default_simulated_bot_trades_within_a_minute(start) -> None:
+def test_the_default_simulated_bot_trades_within_minutes(start) -> None:
     # the README's promise: defaults (100 ms execution latency, one-second cycles), window open
     proc, port = start(EXEC_LATENCY_MS="100", CYCLE_INTERVAL_SECS="1.0")
-    wait_for(lambda: scrape(port).get("trades_executed_total", 0) >= 1, timeout=60, what="a trade")
+    # a paying spread comes within a minute from about 88% of starting seconds (docs/simulation.md)
+    wait_for(lambda: scrape(port).get("trades_executed_total", 0) >= 1, timeout=150, what="a trade")
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0

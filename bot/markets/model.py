@@ -69,9 +69,9 @@ class MarketParams:
     basis_mean_gbp_mwh: float = -0.45
     basis_sd_gbp_mwh: float = 0.10
     basis_half_life_s: float = 60.0
-    dislocation_rate_per_s: float = 0.07
+    dislocation_rate_per_s: float = 0.10
     dislocation_mean_gbp_mwh: float = 0.70
-    dislocation_half_life_s: float = 5.0
+    dislocation_half_life_s: float = 4.0
     # How fast the futures prices in a regime (spike or negative hour) once it starts or ends.
     tracking_half_life_s: float = 90.0
     # Negative hours: start probability per settlement period by time of day, length, depth.
