@@ -61,11 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         from bot.journal import JournalError, migrate_database
 
         try:
-            migrate_database(settings.journal_url, args.revision, downgrade=args.downgrade)
+            revision = migrate_database(settings.journal_url, args.revision, downgrade=args.downgrade)
         except JournalError as exc:
             print(f"flash-green migrate: {exc}", file=sys.stderr)
             return 4
-        print(f"journal at {settings.journal_url_redacted} is at {args.revision}")
+        print(f"journal at {settings.journal_url_redacted} is at {revision or 'base (no tables)'}")
         return 0
     if args.command == "orchestrator":
         from bot.orchestrator.app import main as orchestrator_main
