@@ -62,6 +62,7 @@ class Limits:
     loan_fee: Decimal = field(init=False)
     slippage: Decimal = field(init=False)
     tolerance: Decimal = field(init=False)
+    edge_fee: Decimal = field(init=False)  # per-GBP cost of one more MWh traded on both legs
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "slippage", self.slippage_bp / BP)
@@ -69,6 +70,9 @@ class Limits:
         object.__setattr__(self, "power_fee", self.power_fee_bp / BP)
         object.__setattr__(self, "futures_fee", self.futures_fee_bp / BP)
         object.__setattr__(self, "loan_fee", self.loan_fee_bp / BP)
+        object.__setattr__(
+            self, "edge_fee", self.power_fee + self.futures_fee + self.loan_fee + 2 * self.slippage
+        )
 
 
 # The decision's results are named tuples: immutable and cheap to build on the hot path.
@@ -154,13 +158,14 @@ def costs_for(power_cost: Decimal, futures_value: Decimal, limits: Limits) -> tu
     """
     loan_amount = power_cost if power_cost > ZERO else ZERO
     power_notional, futures_notional = abs(power_cost), abs(futures_value)
+    # positional construction: keyword arguments cost a named tuple three times as much
     return (
         Costs(
-            power_fee=power_notional * limits.power_fee,
-            futures_fee=futures_notional * limits.futures_fee,
-            loan_fee=loan_amount * limits.loan_fee,
-            gas=limits.gas if loan_amount > ZERO else ZERO,
-            slippage=(power_notional + futures_notional) * limits.slippage,
+            power_notional * limits.power_fee,
+            futures_notional * limits.futures_fee,
+            loan_amount * limits.loan_fee,
+            limits.gas if loan_amount > ZERO else ZERO,
+            (power_notional + futures_notional) * limits.slippage,
         ),
         loan_amount,
     )
@@ -189,7 +194,7 @@ def plan(power: Book, futures: Book, limits: Limits) -> Opportunity | NoTrade:
     top_spread = bids[0].price - asks[0].price
     if top_spread <= ZERO:
         return NoTrade("negative_spread", top_spread, ZERO)
-    marginal_fee = limits.power_fee + limits.futures_fee + limits.loan_fee + 2 * limits.slippage
+    marginal_fee = limits.edge_fee
     max_position, max_notional, loan_limit = limits.max_position, limits.max_notional, limits.loan_limit
     qty = power_cost = futures_value = notional = loan = ZERO
     power_limit, futures_limit = asks[0].price, bids[0].price
@@ -254,14 +259,14 @@ def plan(power: Book, futures: Book, limits: Limits) -> Opportunity | NoTrade:
     # rounded outward to the price tick venues accept
     slip = limits.tolerance
     return Opportunity(
-        quantity=qty,
-        power_limit=(power_limit + abs(power_limit) * slip).quantize(PRICE_TICK, rounding=ROUND_CEILING),
-        futures_limit=(futures_limit - abs(futures_limit) * slip).quantize(PRICE_TICK, rounding=ROUND_FLOOR),
-        power_cost=power_cost,
-        futures_value=futures_value,
-        loan_amount=loan_amount,
-        costs=costs,
-        expected_profit=profit,
+        qty,
+        (power_limit + abs(power_limit) * slip).quantize(PRICE_TICK, rounding=ROUND_CEILING),
+        (futures_limit - abs(futures_limit) * slip).quantize(PRICE_TICK, rounding=ROUND_FLOOR),
+        power_cost,
+        futures_value,
+        loan_amount,
+        costs,
+        profit,
     )
 
 
