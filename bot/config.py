@@ -319,6 +319,12 @@ class Settings(BaseSettings):
         ["trading-reader"], "Roles granted to a caller with a trusted client certificate.", crd="auth.clientCertRoles"
     )
     require_https: bool = _setting(False, "Refuse requests not made over HTTPS.", crd="auth.requireHttps")
+    control_plane_rate_limit: str = _setting(
+        "30/minute", "Control-plane calls allowed per caller, e.g. 30/minute.", crd="auth.rateLimits.controlPlane"
+    )
+    auth_failure_rate_limit: str = _setting(
+        "20/minute", "Failed authentications allowed per client address before 429.", crd="auth.rateLimits.authFailures"
+    )
 
     # -- logging ---------------------------------------------------------------------------
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = _setting(
@@ -418,6 +424,17 @@ class Settings(BaseSettings):
         from bot.markets.faults import parse_fault_spec
 
         parse_fault_spec(value)  # raises ValueError naming the bad entry
+        return value
+
+    @field_validator("control_plane_rate_limit", "auth_failure_rate_limit")
+    @classmethod
+    def _valid_rate(cls, value: str) -> str:
+        from limits import parse
+
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate such as 30/minute or 5/second") from None
         return value
 
     @field_validator("oidc_allowed_algorithms")

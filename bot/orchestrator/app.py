@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+import threading
 from decimal import Decimal
 
 from bot import __version__
@@ -38,6 +39,10 @@ def execution_params(settings: Settings) -> ExecutionParams:
 
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
     """Run the loop until SIGTERM/SIGINT; the cycle in flight finishes or unwinds; exit 0."""
+    # a signal during start-up (migrations, the lock) must still end in a clean exit 0
+    early_stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: early_stop.set())
     try:
         settings = settings or Settings()
     except ConfigError as exc:
@@ -94,7 +99,9 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
                     }
                 },
             )
-            asyncio.run(_serve(orchestrator, adapters, settings.cycle_interval_secs))
+            if early_stop.is_set():
+                orchestrator.stopping.set()
+            asyncio.run(_serve(orchestrator, adapters, settings.cycle_interval_secs, early_stop))
         finally:
             journal.close()
     finally:
@@ -103,10 +110,14 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     return 0
 
 
-async def _serve(orchestrator: Orchestrator, adapters: object, interval: Decimal) -> None:
+async def _serve(
+    orchestrator: Orchestrator, adapters: object, interval: Decimal, early_stop: threading.Event
+) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, _on_signal, orchestrator, sig)
+    if early_stop.is_set():
+        orchestrator.stopping.set()
     try:
         await recover(
             orchestrator.journal,

@@ -1,0 +1,181 @@
+"""The audit trail of the control plane: one record per call, accepted or refused.
+
+`AuditMiddleware` wraps every `/control/...` request. The guard that authenticates the caller
+fills in the draft (principal, roles, parameters); the middleware adds the final status code
+when the response starts and persists the record through the journal before the response is
+sent, so a client that reads `/audit` right after its call finds it there.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.journal.records import AuditRecord
+
+log = logging.getLogger(__name__)
+
+DRAFT_KEY = "flash_green.audit"
+CONTROL_PREFIX = "/control/"
+MASK = "***"
+# A parameter whose name contains one of these words is masked even when it is no known secret.
+_SECRET_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE", "AUTH")
+_MAX_PARAMS = 50
+_MAX_VALUE = 200
+
+ACTIONS: dict[tuple[str, str], str] = {
+    ("GET", "/control/orchestrator"): "orchestrator.status",
+    ("POST", "/control/orchestrator/start"): "orchestrator.start",
+    ("POST", "/control/orchestrator/stop"): "orchestrator.stop",
+    ("GET", "/control/tests"): "tests.status",
+    ("POST", "/control/tests"): "tests.run",
+}
+
+
+@dataclass(slots=True)
+class AuditDraft:
+    """What is known about a control-plane call so far."""
+
+    at: datetime
+    client: str
+    action: str
+    principal: str = "anonymous"
+    roles: tuple[str, ...] = ()
+    parameters: dict[str, str] = field(default_factory=dict)
+    written: bool = False
+
+    def finish(self, status_code: int) -> AuditRecord:
+        """The record for a response with `status_code`."""
+        if 200 <= status_code < 400:
+            outcome = "accepted"
+        elif status_code >= 500:
+            outcome = f"error:{status_code}"
+        else:
+            outcome = f"refused:{status_code}"
+        return AuditRecord(
+            at=self.at,
+            client=self.client,
+            principal=self.principal,
+            roles=self.roles,
+            action=self.action,
+            parameters=dict(self.parameters),
+            outcome=outcome,
+            status_code=status_code,
+        )
+
+
+def action_name(method: str, path: str) -> str:
+    """The audit name of a control-plane call; unknown routes keep their method and path."""
+    known = ACTIONS.get((method, path.rstrip("/") or "/"))
+    return known or f"{method} {path[:100]}"
+
+
+def flatten(value: Any, prefix: str = "") -> dict[str, str]:
+    """Nested JSON as `a.b` -> text, lists joined with spaces (what an auditor reads)."""
+    out: dict[str, str] = {}
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            out.update(flatten(item, name))
+    elif isinstance(value, list | tuple):
+        if all(not isinstance(item, Mapping | list | tuple) for item in value):
+            out[prefix or "value"] = " ".join("" if item is None else str(item) for item in value)
+        else:
+            for index, item in enumerate(value):
+                out.update(flatten(item, f"{prefix}[{index}]"))
+    else:
+        out[prefix or "value"] = "" if value is None else str(value)
+    return out
+
+
+def redact(
+    parameters: Mapping[str, str], secret_names: Iterable[str], secret_values: Iterable[str]
+) -> dict[str, str]:
+    """Mask values of secret-named parameters and any known secret value found inside a value."""
+    names = {name.upper() for name in secret_names}
+    values = sorted({v for v in secret_values if len(v) >= 4}, key=len, reverse=True)
+    out: dict[str, str] = {}
+    for key, value in list(parameters.items())[:_MAX_PARAMS]:
+        leaf = key.rsplit(".", 1)[-1].upper()
+        if leaf in names or any(word in leaf for word in _SECRET_WORDS):
+            out[key] = MASK
+            continue
+        for secret in values:
+            value = value.replace(secret, MASK)
+        out[key] = value if len(value) <= _MAX_VALUE else value[:_MAX_VALUE] + "..."
+    if len(parameters) > _MAX_PARAMS:
+        out["..."] = f"{len(parameters) - _MAX_PARAMS} more parameter(s) not recorded"
+    return out
+
+
+def body_parameters(body: bytes) -> dict[str, str]:
+    """A request body as flat parameters; a body that is not JSON is described, not stored."""
+    if not body:
+        return {}
+    try:
+        return flatten(json.loads(body))
+    except (ValueError, UnicodeDecodeError):
+        return {"body": f"<{len(body)} bytes, not JSON>"}
+
+
+def query_parameters(query_string: bytes) -> dict[str, str]:
+    return {key: value for key, value in parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)}
+
+
+AuditSink = Callable[[AuditRecord], Any]
+
+
+class AuditMiddleware:
+    """Persists one audit record per control-plane request, before its response goes out."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(CONTROL_PREFIX.rstrip("/")):
+            await self.app(scope, receive, send)
+            return
+        ctx = scope["app"].state.ctx
+        client = scope.get("client")
+        draft = AuditDraft(
+            at=datetime.now(UTC),
+            client=str(client[0]) if client else "unknown",
+            action=action_name(scope["method"], scope["path"]),
+            parameters=ctx.redact(query_parameters(scope.get("query_string", b""))),
+        )
+        scope[DRAFT_KEY] = draft
+
+        async def send_and_record(message: Message) -> None:
+            if message["type"] == "http.response.start" and not draft.written:
+                await _persist(ctx.record_audit, draft, int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_record)
+        except Exception:
+            if not draft.written:
+                await _persist(ctx.record_audit, draft, 500)
+            raise
+
+
+async def _persist(sink: AuditSink, draft: AuditDraft, status_code: int) -> None:
+    draft.written = True
+    record = draft.finish(status_code)
+    try:
+        await run_in_threadpool(sink, record)
+    except Exception:
+        # The call itself already happened; losing its record is logged loudly, never silently.
+        log.exception(
+            "could not persist the audit record",
+            extra={
+                "fields": {"action": record.action, "principal": record.principal, "outcome": record.outcome}
+            },
+        )
