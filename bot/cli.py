@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "operator":
         from arbitrage_operator.__main__ import main as operator_main
 
-        return operator_main(rest)
+        operator_main(rest)  # kopf exits the process with its own status
+        return 0
     if rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "preflight":

@@ -45,7 +45,7 @@ class _TextWithFields(logging.Formatter):
 
 
 class _JsonFields(JsonFormatter):
-    def add_fields(self, log_record: dict, record: logging.LogRecord, message_dict: dict) -> None:  # type: ignore[type-arg]
+    def add_fields(self, log_record: dict, record: logging.LogRecord, message_dict: dict) -> None:
         super().add_fields(log_record, record, message_dict)
         fields = log_record.pop("fields", None)
         if isinstance(fields, dict):

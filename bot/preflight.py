@@ -55,7 +55,7 @@ def _describe(settings: Settings, report: Report) -> None:
         "USE_WEB3_LOAN": settings.use_web3_loan,
     }
     on = [name for name, value in toggles.items() if value] or ["none (simulated markets and loan)"]
-    backend = settings.secrets_backend or "none (environment only)"
+    backend: str = settings.secrets_backend or "none (environment only)"
     if settings.secrets_backend == "vault":
         backend += f" at {settings.vault_addr}, path {settings.vault_secret_path}: reached"
     elif settings.secrets_backend == "aws":

@@ -14,8 +14,8 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Settings
 from bot.domain.decision import limits_from

@@ -12,7 +12,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
-from bot.domain.market import Book, Level
+from bot.domain.market import Book
 from bot.domain.window import TradingWindow, is_weekend
 
 if TYPE_CHECKING:

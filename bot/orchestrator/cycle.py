@@ -446,7 +446,7 @@ class Orchestrator:
         net = money(cash) - costs.total_gbp
         trade = None
         if status is CycleStatus.TRADED:
-            qty, power_px = average_price(saga.fills, "power", Side.BUY)
+            _, power_px = average_price(saga.fills, "power", Side.BUY)
             hedged, futures_px = average_price(saga.fills, "futures", Side.SELL)
             trade = TradeRecord(
                 cycle_id=saga.cycle_id,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 
 from bot.domain.market import OrderState, OrderStatus
@@ -14,7 +17,7 @@ log = logging.getLogger("bot.orchestrator.recovery")
 ZERO = Decimal(0)
 
 
-async def recover(journal: object, venues: dict[str, Venue], clock: object) -> list[CycleRecord]:
+async def recover(journal: object, venues: dict[str, Venue], clock: Callable[[], datetime]) -> list[CycleRecord]:
     """Query every order of each STARTED cycle by its deterministic id and close the cycle.
 
     Orders the venue no longer knows are marked UNKNOWN. A leg found open is reported loudly
@@ -26,7 +29,7 @@ async def recover(journal: object, venues: dict[str, Venue], clock: object) -> l
         fills: list[Fill] = []
         for order in cycle.orders:
             state = await _query(venues.get(order.leg), order)
-            orders.append(_updated(order, state, clock()))  # type: ignore[operator]
+            orders.append(_updated(order, state, clock()))
             if state.filled_quantity > ZERO and state.average_price is not None:
                 fills.append(Fill(order.leg, order.side, state.filled_quantity, state.average_price))
         open_power, open_futures = net_position(fills, "power"), net_position(fills, "futures")
@@ -36,7 +39,7 @@ async def recover(journal: object, venues: dict[str, Venue], clock: object) -> l
             cycle_id=cycle.cycle_id,
             seq=cycle.seq,
             started_at=cycle.started_at,
-            finished_at=clock(),  # type: ignore[operator]
+            finished_at=clock(),
             status=CycleStatus.RECOVERED,
             reason="restart" if hedged else "restart_open_leg",
             power_ask_gbp=cycle.power_ask_gbp,
@@ -71,9 +74,7 @@ async def _query(venue: Venue | None, order: OrderRecord) -> OrderState:
         return OrderState(order.client_order_id, OrderStatus.UNKNOWN)
 
 
-def _updated(order: OrderRecord, state: OrderState, now: object) -> OrderRecord:
-    from dataclasses import replace
-
+def _updated(order: OrderRecord, state: OrderState, now: datetime) -> OrderRecord:
     return replace(
         order,
         status=state.status,
