@@ -195,13 +195,16 @@ def plan(power: Book, futures: Book, limits: Limits) -> Opportunity | NoTrade:
     if top_spread <= ZERO:
         return NoTrade("negative_spread", top_spread, ZERO)
     marginal_fee = limits.edge_fee
-    max_position, max_notional, loan_limit = limits.max_position, limits.max_notional, limits.loan_limit
-    qty = power_cost = futures_value = notional = loan = ZERO
+    max_position = limits.max_position
+    # the loan is the power leg's cost, never more than its absolute notional: capping the
+    # notional at the smaller of the two limits bounds both without tracking the loan
+    max_notional = limits.max_notional if limits.max_notional < limits.loan_limit else limits.loan_limit
+    qty = power_cost = futures_value = notional = ZERO
     power_limit, futures_limit = asks[0].price, bids[0].price
     ai = bi = 0
     a_left, b_left = asks[0].quantity, bids[0].quantity
     n_asks, n_bids = len(asks), len(bids)
-    while ai < n_asks and bi < n_bids:
+    while True:
         ask_px = asks[ai].price
         bid_px = bids[bi].price
         unit = -ask_px if ask_px < ZERO else ask_px
@@ -211,32 +214,31 @@ def plan(power: Book, futures: Book, limits: Limits) -> Opportunity | NoTrade:
         step = a_left if a_left < b_left else b_left
         if qty + step > max_position:
             step = max_position - qty
-        if unit and notional + step * unit > max_notional:
+        used = step * unit
+        if notional + used > max_notional:
             step = (max_notional - notional) / unit
-        if ask_px > ZERO and loan + step * ask_px > loan_limit:
-            step = (loan_limit - loan) / ask_px
+            used = max_notional - notional
         if step <= ZERO:
             break
         qty += step
-        cost = ask_px * step
-        power_cost += cost
+        power_cost += ask_px * step
         futures_value += bid_px * step
-        notional += unit * step
-        if ask_px > ZERO:
-            loan += cost
+        notional += used
         power_limit, futures_limit = ask_px, bid_px
+        if qty >= max_position or notional >= max_notional:
+            break
         a_left -= step
         b_left -= step
         if a_left <= ZERO:
             ai += 1
-            if ai < n_asks:
-                a_left = asks[ai].quantity
+            if ai == n_asks:
+                break
+            a_left = asks[ai].quantity
         if b_left <= ZERO:
             bi += 1
-            if bi < n_bids:
-                b_left = bids[bi].quantity
-        if qty >= max_position:
-            break
+            if bi == n_bids:
+                break
+            b_left = bids[bi].quantity
     if qty <= ZERO:
         # a positive top spread that no MWh can earn after fees, or limits that leave no room
         return NoTrade("below_threshold", top_spread, ZERO)
