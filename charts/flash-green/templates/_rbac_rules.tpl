@@ -3,7 +3,7 @@ The rules on namespaced resources, shared by the ClusterRole (cluster mode) and 
 (namespaced mode). Each rule names the operator code path that needs it.
 */}}
 {{- define "flash-green.rbac.namespacedRules" -}}
-# Watch ArbitrageBots; patch them for kopf's finalizer and progress annotations.
+# Watch ArbitrageBots; patch them (kopf keeps its bookkeeping in status.kopf; no finalizer).
 - apiGroups: ["arbitrage.flashgreen.dev"]
   resources: ["arbitragebots"]
   verbs: ["get", "list", "watch", "patch"]

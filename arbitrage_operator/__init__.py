@@ -1,0 +1,1 @@
+"""flash-green operator: ArbitrageBot resources reconciled into running bots."""
