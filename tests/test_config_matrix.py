@@ -217,6 +217,8 @@ _SPECIAL: dict[str, tuple[str, Any]] = {
     "METRICS_HOST": ("127.0.0.1",) * 2,
     "OIDC_ALLOWED_ALGORITHMS": ("RS256,ES256", ["RS256", "ES256"]),
     "SIM_FAULTS": ("futures_reject=0.02,partial_fill=0.05", ["futures_reject=0.02", "partial_fill=0.05"]),
+    "CONTROL_PLANE_RATE_LIMIT": ("5/second",) * 2,
+    "AUTH_FAILURE_RATE_LIMIT": ("100/hour",) * 2,
 }
 
 
@@ -299,7 +301,10 @@ def test_config_list_settings_accept_comma_separated_values(
     monkeypatch: pytest.MonkeyPatch, row: SettingInfo
 ) -> None:
     # given a list setting written as a,b with stray spaces and a trailing comma
-    value = "RS256, ES256," if row.env == "OIDC_ALLOWED_ALGORITHMS" else "trading-admin, ops-desk,"
+    value = {
+        "OIDC_ALLOWED_ALGORITHMS": "RS256, ES256,",
+        "SIM_FAULTS": "power_reject=0.01, partial_fill=0.05,",
+    }.get(row.env, "trading-admin, ops-desk,")
     monkeypatch.setenv(row.env, value)
     # when the settings are built
     settings = Settings()

@@ -146,7 +146,7 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
             # WAL and fsyncs it; half-size pages halve the bytes a cycle's two commits write.
             cursor.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")
             if wal:
-                cursor.execute("PRAGMA journal_mode = WAL")
+                _switch_to_wal(cursor)
                 # Checkpoints run on a background thread (`_Checkpointer`), not inside a cycle's
                 # commit; this threshold is only the safety net should that thread fall behind.
                 cursor.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_AUTOCHECKPOINT_PAGES}")
@@ -160,6 +160,26 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
         # SQLAlchemy-level transactions here are migrations: take the write lock up front so two
         # processes starting together migrate one after the other.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """Set WAL mode, retrying while another process creates the same file.
+
+    Switching a brand-new file to WAL can answer "database is locked" at once, without the busy
+    handler, when two processes (API and orchestrator starting together) open it at the same time.
+    """
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _ensure_sqlite_dir(url: URL) -> None:
