@@ -77,8 +77,10 @@ def bench_decision(n: int = 50_000) -> list[dict[str, object]]:
     samples = _time_ns(one, n)
     floor = _time_ns(bare, n)
     p50, p99, f99 = median(samples), percentile(samples, 99), percentile(floor, 99)
-    print(f"decision: p50 {p50:.2f} µs, p99 {p99:.2f} µs; bare arithmetic p99 {f99:.2f} µs "
-          f"(ratio {p99 / f99:.1f}); budget p99 < 10 µs")
+    print(
+        f"decision: p50 {p50:.2f} µs, p99 {p99:.2f} µs; bare arithmetic p99 {f99:.2f} µs "
+        f"(ratio {p99 / f99:.1f}); budget p99 < 10 µs"
+    )
     return [
         figure("decision_p50_us", p50, "us", median(floor)),
         figure("decision_p99_us", p99, "us", f99),
@@ -126,8 +128,12 @@ def bench_cycle(trades: int = 1000) -> list[dict[str, object]]:
     paying = MarketParams(basis_mean_gbp_mwh=6.0, basis_sd_gbp_mwh=0.01, dislocation_rate_per_s=0.0)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings.from_mapping(
-            {"DATA_DIR": tmp, "TRADING_WINDOW_UTC": "00:00-24:00", "EXEC_LATENCY_MS": "0",
-             "MAX_DAILY_LOSS_GBP": "1000000000"}
+            {
+                "DATA_DIR": tmp,
+                "TRADING_WINDOW_UTC": "00:00-24:00",
+                "EXEC_LATENCY_MS": "0",
+                "MAX_DAILY_LOSS_GBP": "1000000000",
+            }
         )
         clock = _SteppingClock()
         market = SimulatedMarket(seed=7, clock=clock, params=paying, exec_latency_ms=0)
@@ -166,9 +172,11 @@ def bench_cycle(trades: int = 1000) -> list[dict[str, object]]:
         print("cycle: no simulated cycle traded; figure left out", file=sys.stderr)
         return []
     p50, p99, f99 = median(traded), percentile(traded, 99), percentile(floor, 99)
-    print(f"cycle (trading, durable journal): p50 {p50:.3f} ms, p99 {p99:.3f} ms over {len(traded)} trades "
-          f"({other} cycles did not trade); one SQLite WAL FULL transaction alone p50 {median(floor):.3f} ms, "
-          f"p99 {f99:.3f} ms (ratio {p99 / f99:.1f}); budget p99 < 1 ms")
+    print(
+        f"cycle (trading, durable journal): p50 {p50:.3f} ms, p99 {p99:.3f} ms over {len(traded)} trades "
+        f"({other} cycles did not trade); one SQLite WAL FULL transaction alone p50 {median(floor):.3f} ms, "
+        f"p99 {f99:.3f} ms (ratio {p99 / f99:.1f}); budget p99 < 1 ms"
+    )
     return [
         figure("cycle_p50_ms", p50, "ms", median(floor)),
         figure("cycle_p99_ms", p99, "ms", f99),

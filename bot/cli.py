@@ -17,8 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="flash-green", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="API + control panel with the orchestrator beside it (what a pod runs)")
-    run.add_argument("--simulated", action="store_true",
-                     help="local demo: live toggles off; all-day window unless TRADING_WINDOW_UTC is set")
+    run.add_argument(
+        "--simulated",
+        action="store_true",
+        help="local demo: live toggles off; all-day window unless TRADING_WINDOW_UTC is set",
+    )
     run.add_argument("--env-file", default=".env")
     orch = sub.add_parser("orchestrator", help="the trading loop alone (python -m bot.orchestrator)")
     orch.add_argument("--env-file", default=".env")

@@ -81,6 +81,7 @@ ISSUER: dict[str, str] = {
     "DATABASE_URL": "infra: postgresql+psycopg://USER@HOST:5432/DB",
 }
 
+
 class ConfigError(ValueError):
     """Invalid configuration. `problems` lists one actionable line per bad or missing variable."""
 
@@ -121,7 +122,9 @@ class Settings(BaseSettings):
     )
 
     # -- feature toggles -------------------------------------------------------------------
-    use_live_feed: bool = _setting(False, "Consume CCXT live data for the futures leg.", crd="features.liveFeed")
+    use_live_feed: bool = _setting(
+        False, "Consume CCXT live data for the futures leg.", crd="features.liveFeed"
+    )
     use_powerledger_live: bool = _setting(
         False, "Pull power-leg prices and route orders to Powerledger.", crd="features.powerledgerLive"
     )
@@ -212,7 +215,9 @@ class Settings(BaseSettings):
         crd="risk.kellyBankGBP",
         ge=0,
     )
-    power_fee_bp: Decimal = _setting(Decimal("5"), "Power venue fee, basis points.", crd="risk.powerFeeBp", ge=0)
+    power_fee_bp: Decimal = _setting(
+        Decimal("5"), "Power venue fee, basis points.", crd="risk.powerFeeBp", ge=0
+    )
     futures_fee_bp: Decimal = _setting(
         Decimal("2"), "Futures venue fee, basis points.", crd="risk.futuresFeeBp", ge=0
     )
@@ -238,9 +243,15 @@ class Settings(BaseSettings):
 
     # -- simulation and execution ----------------------------------------------------------
     use_depth_sim: bool = _setting(True, "Simulate order-book depth and slippage.", crd="simulation.depth")
-    exec_latency_ms: int = _setting(100, "Simulated execution latency per order, ms.", crd="simulation.latencyMs", ge=0)
-    slippage_bp: Decimal = _setting(Decimal("5"), "Simulated slippage, basis points.", crd="simulation.slippageBp", ge=0)
-    book_levels: int = _setting(5, "Simulated order-book levels per side.", crd="simulation.bookLevels", ge=1, le=50)
+    exec_latency_ms: int = _setting(
+        100, "Simulated execution latency per order, ms.", crd="simulation.latencyMs", ge=0
+    )
+    slippage_bp: Decimal = _setting(
+        Decimal("5"), "Simulated slippage, basis points.", crd="simulation.slippageBp", ge=0
+    )
+    book_levels: int = _setting(
+        5, "Simulated order-book levels per side.", crd="simulation.bookLevels", ge=1, le=50
+    )
     book_size_mwh: Decimal = _setting(
         Decimal("100"), "Simulated depth per book level, MWh.", crd="simulation.bookSizeMWh", gt=0
     )
@@ -252,7 +263,10 @@ class Settings(BaseSettings):
         crd="simulation.faults",
     )
     order_timeout_secs: Decimal = _setting(
-        Decimal("30"), "An order not filled by then is cancelled and the cycle unwound, s.", crd="execution.orderTimeoutSecs", gt=0
+        Decimal("30"),
+        "An order not filled by then is cancelled and the cycle unwound, s.",
+        crd="execution.orderTimeoutSecs",
+        gt=0,
     )
     order_poll_interval: Decimal = _setting(
         Decimal("1.0"), "Poll interval of order status, s.", crd="execution.orderPollInterval", gt=0
@@ -272,7 +286,10 @@ class Settings(BaseSettings):
         repr=False,  # it may carry a password
     )
     database_password: SecretStr | None = _setting(
-        None, "Journal database password, inserted into DATABASE_URL when it carries none.", secret=True, hydrate=True
+        None,
+        "Journal database password, inserted into DATABASE_URL when it carries none.",
+        secret=True,
+        hydrate=True,
     )
 
     # -- secrets backend -------------------------------------------------------------------
@@ -280,7 +297,9 @@ class Settings(BaseSettings):
         None, "Where secret fields come from: vault, aws, or unset (environment only).", crd="secrets.backend"
     )
     vault_addr: str | None = _setting(None, "Vault address.", crd="secrets.vault.address")
-    vault_token: SecretStr | None = _setting(None, "Vault token.", secret=True, crd="secrets.vault.tokenSecretRef")
+    vault_token: SecretStr | None = _setting(
+        None, "Vault token.", secret=True, crd="secrets.vault.tokenSecretRef"
+    )
     vault_secret_path: str | None = _setting(
         None, "KV v2 path, e.g. flash-green or secret/data/flash-green.", crd="secrets.vault.path"
     )
@@ -289,14 +308,18 @@ class Settings(BaseSettings):
     aws_secrets_id: str | None = _setting(None, "Secret id or ARN.", crd="secrets.aws.secretId")
 
     # -- API, metrics and identity ---------------------------------------------------------
-    api_key: SecretStr | None = _setting(None, "Shared API key (X-API-Key or Bearer).", secret=True, hydrate=True)
+    api_key: SecretStr | None = _setting(
+        None, "Shared API key (X-API-Key or Bearer).", secret=True, hydrate=True
+    )
     api_key_roles: ListSetting = _setting(
         ["trading-admin"], "Roles granted to a caller presenting API_KEY.", crd="auth.apiKeyRoles"
     )
     api_host: str = _setting("0.0.0.0", "Address the API binds to.", crd=None)  # noqa: S104
     api_port: int = _setting(8002, "Port of the REST API and control panel.", crd=None, ge=1, le=65535)
     metrics_host: str = _setting("0.0.0.0", "Address the orchestrator's metrics exporter binds to.", crd=None)  # noqa: S104
-    metrics_port: int = _setting(8000, "Port of the orchestrator's Prometheus exporter.", crd=None, ge=0, le=65535)
+    metrics_port: int = _setting(
+        8000, "Port of the orchestrator's Prometheus exporter.", crd=None, ge=0, le=65535
+    )
     oidc_issuer: str | None = _setting(None, "Expected OIDC token issuer.", crd="auth.oidc.issuer")
     oidc_audience: str | None = _setting(None, "Expected OIDC token audience.", crd="auth.oidc.audience")
     oidc_jwks_url: str | None = _setting(None, "JWKS URL of the identity provider.", crd="auth.oidc.jwksUrl")
@@ -304,26 +327,38 @@ class Settings(BaseSettings):
         ["RS256"], "Accepted JWT algorithms (never none).", crd="auth.oidc.allowedAlgorithms"
     )
     reader_roles: ListSetting = _setting(
-        ["trading-reader"], "Roles that may read data endpoints (control-plane roles may too).", crd="auth.readerRoles"
+        ["trading-reader"],
+        "Roles that may read data endpoints (control-plane roles may too).",
+        crd="auth.readerRoles",
     )
     control_plane_roles: ListSetting = _setting(
         ["trading-admin"], "Roles that may use the control plane.", crd="auth.controlPlaneRoles"
     )
     trusted_proxies: ListSetting = _setting(
-        [], "Addresses/CIDRs whose client-certificate and X-Forwarded-Proto headers are trusted.", crd="auth.trustedProxies"
+        [],
+        "Addresses/CIDRs whose client-certificate and X-Forwarded-Proto headers are trusted.",
+        crd="auth.trustedProxies",
     )
     client_cert_header: str = _setting(
-        "X-Client-Cert-Subject", "Header carrying the verified client-certificate subject.", crd="auth.clientCertHeader"
+        "X-Client-Cert-Subject",
+        "Header carrying the verified client-certificate subject.",
+        crd="auth.clientCertHeader",
     )
     client_cert_roles: ListSetting = _setting(
-        ["trading-reader"], "Roles granted to a caller with a trusted client certificate.", crd="auth.clientCertRoles"
+        ["trading-reader"],
+        "Roles granted to a caller with a trusted client certificate.",
+        crd="auth.clientCertRoles",
     )
     require_https: bool = _setting(False, "Refuse requests not made over HTTPS.", crd="auth.requireHttps")
     control_plane_rate_limit: str = _setting(
-        "30/minute", "Control-plane calls allowed per caller, e.g. 30/minute.", crd="auth.rateLimits.controlPlane"
+        "30/minute",
+        "Control-plane calls allowed per caller, e.g. 30/minute.",
+        crd="auth.rateLimits.controlPlane",
     )
     auth_failure_rate_limit: str = _setting(
-        "20/minute", "Failed authentications allowed per client address before 429.", crd="auth.rateLimits.authFailures"
+        "20/minute",
+        "Failed authentications allowed per client address before 429.",
+        crd="auth.rateLimits.authFailures",
     )
 
     # -- logging ---------------------------------------------------------------------------
@@ -475,7 +510,9 @@ class Settings(BaseSettings):
     @property
     def simulated(self) -> bool:
         """True when no live adapter is enabled."""
-        return not (self.use_live_feed or self.use_powerledger_live or self.use_ice_live or self.use_web3_loan)
+        return not (
+            self.use_live_feed or self.use_powerledger_live or self.use_ice_live or self.use_web3_loan
+        )
 
     def public_view(self) -> dict[str, Any]:
         """Effective settings by env name with every secret replaced by whether it is set."""
@@ -601,7 +638,9 @@ def _placeholder_problems(raw: Mapping[str, Any]) -> list[str]:
         if name in Settings.model_fields and value is not None:
             text = value.get_secret_value() if isinstance(value, SecretStr) else value
             if isinstance(text, str) and is_placeholder(name.upper(), text):
-                problems.append(f"{name.upper()} still holds the template placeholder: {placeholder(name.upper())}")
+                problems.append(
+                    f"{name.upper()} still holds the template placeholder: {placeholder(name.upper())}"
+                )
     return problems
 
 
@@ -768,4 +807,3 @@ def parse_env_file(path: str | Path) -> dict[str, str]:
 def env_names(rows: Iterable[SettingInfo] | None = None) -> list[str]:
     """Every env name the bot reads."""
     return [row.env for row in (rows if rows is not None else catalog())]
-

@@ -59,7 +59,9 @@ def configure(level: str = "INFO", fmt: str = "text", secrets: Iterable[str] = (
     formatter: logging.Formatter
     if fmt == "json":
         formatter = _JsonFields(
-            "%(asctime)s %(levelname)s %(name)s %(message)s", datefmt=DATE_FORMAT, rename_fields={"asctime": "time"}
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            datefmt=DATE_FORMAT,
+            rename_fields={"asctime": "time"},
         )
     else:
         formatter = _TextWithFields(TEXT_FORMAT, datefmt=DATE_FORMAT)

@@ -41,7 +41,9 @@ class BotMetrics:
         )
         self.cycles = Counter("cycles", "Cycles run, by outcome.", ["outcome"], registry=r)
         self.trade_partial_failures = Counter(
-            "trade_partial_failures", "Cycles whose futures leg filled only part of the power leg.", registry=r
+            "trade_partial_failures",
+            "Cycles whose futures leg filled only part of the power leg.",
+            registry=r,
         )
         self.journal_errors = Counter("journal_errors", "Journal writes that failed.", registry=r)
         self.daily_loss = Gauge(
@@ -60,7 +62,9 @@ class BotMetrics:
         self.last_trade_timestamp = Gauge(
             "last_trade_timestamp_seconds", "Unix time of the last executed trade.", registry=r
         )
-        self.info = Gauge("orchestrator_info", "Constant 1, labelled.", ["bot", "mode", "version"], registry=r)
+        self.info = Gauge(
+            "orchestrator_info", "Constant 1, labelled.", ["bot", "mode", "version"], registry=r
+        )
         self.cycle_duration = Histogram(
             "cycle_duration_seconds",
             "Wall time of one cycle, guards to journal.",

@@ -87,7 +87,9 @@ def _check_adapters(settings: Settings, report: Report) -> None:
         ("USE_WEB3_LOAN", settings.use_web3_loan),
     ):
         if on and name not in LIVE_ADAPTERS:
-            report.problems.append(f"{name}=1: the live adapter is not available in this version; set {name}=0")
+            report.problems.append(
+                f"{name}=1: the live adapter is not available in this version; set {name}=0"
+            )
 
 
 def _check_journal(settings: Settings, report: Report) -> None:

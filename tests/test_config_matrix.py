@@ -208,8 +208,14 @@ def test_config_ice_live_with_fnality_adapter_never_asks_for_ice(monkeypatch: py
 
 # -- every documented name is read -----------------------------------------------------------------
 
-_URL_LIKE = {"POWERLEDGER_API_URL", "ICE_API_URL", "FNALITY_REPO_API_URL", "HARDHAT_RPC", "VAULT_ADDR",
-             "OIDC_JWKS_URL"}
+_URL_LIKE = {
+    "POWERLEDGER_API_URL",
+    "ICE_API_URL",
+    "FNALITY_REPO_API_URL",
+    "HARDHAT_RPC",
+    "VAULT_ADDR",
+    "OIDC_JWKS_URL",
+}
 _SPECIAL: dict[str, tuple[str, Any]] = {
     "TRADING_WINDOW_UTC": ("22:00-06:00", "22:00-06:00"),
     "DATABASE_URL": ("postgresql+psycopg://bot@db.example.test/journal",) * 2,

@@ -151,7 +151,7 @@ def test_config_aws_secret_that_is_not_json_is_reported_without_its_text(
     # then the error says it is not JSON, where it failed, the expected shape, and no value
     message = str(error)
     assert "the secret is not valid JSON (Expecting value at line 1 column 1)" in message
-    assert 'store a JSON object whose keys are the variable names' in message
+    assert "store a JSON object whose keys are the variable names" in message
     assert "plain-text-key-0aa1" not in message
     assert "plain-text-secret" not in message
 

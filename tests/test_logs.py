@@ -25,7 +25,9 @@ def test_json_lines_carry_the_structured_fields(capture) -> None:
     (line,) = capture()
     record = json.loads(line)
     assert record["message"] == "trade executed"
-    assert record["cycle_id"] == "fg-000000001" and record["net_gbp"] == "12.34" and record["partial"] is False
+    assert (
+        record["cycle_id"] == "fg-000000001" and record["net_gbp"] == "12.34" and record["partial"] is False
+    )
     assert record["time"].endswith("Z") and record["levelname"] == "INFO"
 
 

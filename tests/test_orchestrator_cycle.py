@@ -74,8 +74,14 @@ class Rig:
 PAYING = MarketParams(basis_mean_gbp_mwh=6.0, basis_sd_gbp_mwh=0.01, dislocation_rate_per_s=0.0)
 
 
-def build_rig(tmp_path: Path, *, params: MarketParams = PAYING, at: datetime = THURSDAY_NOON,
-              journal: Journal | None = None, **env: str) -> Rig:
+def build_rig(
+    tmp_path: Path,
+    *,
+    params: MarketParams = PAYING,
+    at: datetime = THURSDAY_NOON,
+    journal: Journal | None = None,
+    **env: str,
+) -> Rig:
     settings = Settings.from_mapping(
         {
             "DATA_DIR": str(tmp_path),
@@ -89,17 +95,30 @@ def build_rig(tmp_path: Path, *, params: MarketParams = PAYING, at: datetime = T
     )
     clock = Clock(at)
     market = SimulatedMarket(
-        seed=3, clock=clock, params=params, exec_latency_ms=0, faults=FaultPlan(seed=3),
-        book_levels=settings.book_levels, book_size_mwh=settings.book_size_mwh,
+        seed=3,
+        clock=clock,
+        params=params,
+        exec_latency_ms=0,
+        faults=FaultPlan(seed=3),
+        book_levels=settings.book_levels,
+        book_size_mwh=settings.book_size_mwh,
     )
     power, futures = SimulatedPowerVenue(market), SimulatedFuturesVenue(market)
-    loan = SimulatedFlashLoan(limit_gbp=settings.loan_limit_gbp, fee_bp=settings.loan_fee_bp,
-                              faults=FaultPlan(names=LOAN_FAULTS))
+    loan = SimulatedFlashLoan(
+        limit_gbp=settings.loan_limit_gbp, fee_bp=settings.loan_fee_bp, faults=FaultPlan(names=LOAN_FAULTS)
+    )
     journal = journal or Journal.open(settings.journal_url, migrate=True)
     metrics = BotMetrics()
     orchestrator = Orchestrator(
-        limits=limits_from(settings), params=execution_params(settings), power=power, futures=futures,
-        loan=loan, journal=journal, metrics=metrics, trading_enabled=settings.trading_enabled, clock=clock,
+        limits=limits_from(settings),
+        params=execution_params(settings),
+        power=power,
+        futures=futures,
+        loan=loan,
+        journal=journal,
+        metrics=metrics,
+        trading_enabled=settings.trading_enabled,
+        clock=clock,
     )
     orchestrator.load_state()
     return Rig(orchestrator, market, power, futures, loan, journal, metrics, clock, settings)
@@ -232,10 +251,20 @@ async def test_a_repayment_that_succeeds_on_retry_keeps_the_trade(rig: Rig) -> N
 
 
 async def test_negative_power_is_bought_without_a_loan_and_pays(tmp_path: Path) -> None:
-    negative = MarketParams(mean_gbp_mwh=-25.0, weekend_discount_gbp_mwh=0.0, deviation_sd_gbp_mwh=0.5,
-                            basis_mean_gbp_mwh=6.0, basis_sd_gbp_mwh=0.01, dislocation_rate_per_s=0.0,
-                            negative_start_night=0.0, negative_start_midday=0.0, negative_start_other=0.0,
-                            spike_start_evening=0.0, spike_start_morning=0.0, spike_start_other=0.0)
+    negative = MarketParams(
+        mean_gbp_mwh=-25.0,
+        weekend_discount_gbp_mwh=0.0,
+        deviation_sd_gbp_mwh=0.5,
+        basis_mean_gbp_mwh=6.0,
+        basis_sd_gbp_mwh=0.01,
+        dislocation_rate_per_s=0.0,
+        negative_start_night=0.0,
+        negative_start_midday=0.0,
+        negative_start_other=0.0,
+        spike_start_evening=0.0,
+        spike_start_morning=0.0,
+        spike_start_other=0.0,
+    )
     rig = build_rig(tmp_path, params=negative)
     try:
         result = await rig.cycle()

@@ -73,7 +73,9 @@ def scrape(port: int) -> dict[str, float]:
     samples = {}
     for family in text_string_to_metric_families(text):
         for s in family.samples:
-            key = s.name + ("{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}" if s.labels else "")
+            key = s.name + (
+                "{" + ",".join(f"{k}={v}" for k, v in sorted(s.labels.items())) + "}" if s.labels else ""
+            )
             samples[key] = s.value
     return samples
 
@@ -95,11 +97,23 @@ def test_the_exporter_serves_every_documented_series_in_valid_exposition_format(
     wait_for(lambda: scrape(port).get("cycles_total{outcome=no_trade}", 0) > 0, what="cycles")
     samples = scrape(port)  # parsed by prometheus_client's exposition parser
     for name in (
-        "trades_blocked_total{reason=daily_loss_limit}", "trades_executed_total", "profit_positive_total",
-        "profit_negative_total", "daily_loss", "daily_pnl", "daily_loss_limit", "last_spread",
-        "last_power_ask", "last_futures_bid", "market_data_age_seconds{leg=power}", "trading_window_open",
-        "trading_enabled", "last_trade_timestamp_seconds", "trade_partial_failures_total",
-        "journal_errors_total", "cycle_duration_seconds_count",
+        "trades_blocked_total{reason=daily_loss_limit}",
+        "trades_executed_total",
+        "profit_positive_total",
+        "profit_negative_total",
+        "daily_loss",
+        "daily_pnl",
+        "daily_loss_limit",
+        "last_spread",
+        "last_power_ask",
+        "last_futures_bid",
+        "market_data_age_seconds{leg=power}",
+        "trading_window_open",
+        "trading_enabled",
+        "last_trade_timestamp_seconds",
+        "trade_partial_failures_total",
+        "journal_errors_total",
+        "cycle_duration_seconds_count",
         "orchestrator_info{bot=flash-green,mode=simulated,version=0.1.0}",
     ):
         assert name in samples, name
@@ -110,8 +124,13 @@ def test_the_exporter_serves_every_documented_series_in_valid_exposition_format(
 
 def test_sigterm_in_the_middle_of_a_cycle_unwinds_it_and_exits_zero(start, tmp_path: Path) -> None:
     # every order rests unfilled until cancelled, so the cycle is in flight when SIGTERM lands
-    proc, port = start(SIM_FAULTS="order_timeout=1.0", ORDER_TIMEOUT_SECS="60", ORDER_POLL_INTERVAL="0.05",
-                       MIN_PROFIT_GBP="0", SIM_SEED="11")
+    proc, port = start(
+        SIM_FAULTS="order_timeout=1.0",
+        ORDER_TIMEOUT_SECS="60",
+        ORDER_POLL_INTERVAL="0.05",
+        MIN_PROFIT_GBP="0",
+        SIM_SEED="11",
+    )
     url = f"sqlite:///{tmp_path / 'journal.db'}"
     wait_for(lambda: bool(scrape(port)), what="the orchestrator, journal migrated")
     journal = Journal.open(url, migrate=False)
@@ -146,7 +165,9 @@ def test_a_bad_configuration_exits_two_naming_every_problem(start) -> None:
 
 
 def test_a_killed_process_leaves_a_journal_the_restart_recovers(start, tmp_path: Path) -> None:
-    proc, port = start(SIM_FAULTS="order_timeout=1.0", ORDER_TIMEOUT_SECS="60", MIN_PROFIT_GBP="0", SIM_SEED="11")
+    proc, port = start(
+        SIM_FAULTS="order_timeout=1.0", ORDER_TIMEOUT_SECS="60", MIN_PROFIT_GBP="0", SIM_SEED="11"
+    )
     url = f"sqlite:///{tmp_path / 'journal.db'}"
     wait_for(lambda: bool(scrape(port)), what="the orchestrator, journal migrated")
     journal = Journal.open(url, migrate=False)
@@ -161,8 +182,12 @@ def test_a_killed_process_leaves_a_journal_the_restart_recovers(start, tmp_path:
         wait_for(lambda: journal.incomplete_cycles() == [], what="recovery")
         recovered = journal.cycle(stuck.cycle_id)
         assert recovered.status is CycleStatus.RECOVERED
-        wait_for(lambda: journal.next_cycle_seq() > stuck.seq + 1 or scrape(port)["cycles_total{outcome=no_trade}"] > 0,
-                 what="trading after recovery")
+        wait_for(
+            lambda: (
+                journal.next_cycle_seq() > stuck.seq + 1 or scrape(port)["cycles_total{outcome=no_trade}"] > 0
+            ),
+            what="trading after recovery",
+        )
         restarted.send_signal(signal.SIGTERM)
         assert restarted.wait(timeout=20) == 0
         # the day's PnL is the sum of its finished cycles: nothing half written

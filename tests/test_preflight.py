@@ -80,7 +80,10 @@ def test_preflight_command_exits_non_zero_on_problems(tmp_path: Path) -> None:
     env = write_env(tmp_path / "bad.env", LOAN_LIMIT_GBP="-1", DATA_DIR=str(tmp_path))
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "preflight", "--env-file", str(env)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
     )
     assert result.returncode == 1
     assert "LOAN_LIMIT_GBP" in result.stdout
@@ -90,7 +93,10 @@ def test_preflight_command_exits_zero_when_ready(tmp_path: Path) -> None:
     env = write_env(tmp_path / "ok.env", DATA_DIR=str(tmp_path / "d"))
     result = subprocess.run(
         [sys.executable, "-m", "bot.cli", "preflight", "--env-file", str(env)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "OK: ready to start" in result.stdout

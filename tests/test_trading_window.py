@@ -42,7 +42,9 @@ def test_window_is_judged_in_utc_whatever_the_callers_zone() -> None:
     assert window.is_open(datetime(2026, 11, 26, 22, 30, tzinfo=timezone(timedelta(hours=2))))
 
 
-@pytest.mark.parametrize("text", ["25:00-06:00", "05:60-21:00", "5:00-21:00", "05:00", "05:00-05:00", "", "24:30-01:00"])
+@pytest.mark.parametrize(
+    "text", ["25:00-06:00", "05:60-21:00", "5:00-21:00", "05:00", "05:00-05:00", "", "24:30-01:00"]
+)
 def test_malformed_windows_are_refused_with_a_reason(text: str) -> None:
     with pytest.raises(ValueError):
         parse_window(text)

@@ -121,9 +121,7 @@ class NoTrade(NamedTuple):
     expected_profit: Decimal
 
 
-def guard(
-    now: datetime, limits: Limits, *, trading_enabled: bool, daily_loss: Decimal
-) -> Block | None:
+def guard(now: datetime, limits: Limits, *, trading_enabled: bool, daily_loss: Decimal) -> Block | None:
     """Checks that run before any market data is read. `None` means the cycle may go on."""
     if not trading_enabled:
         return Block.TRADING_DISABLED

@@ -24,12 +24,17 @@ class Fill:
 
     @property
     def cash(self) -> Decimal:
-        """Cash flow of the fill: selling brings cash in, buying pays it out (or is paid, at a negative price)."""
+        """Cash flow of the fill: selling brings cash in, buying pays it out.
+
+        At a negative price the signs flip: buying is paid for.
+        """
         value = self.quantity * self.price
         return value if self.side is Side.SELL else -value
 
 
-def venue_fees(fills: Iterable[Fill], power_fee_bp: Decimal, futures_fee_bp: Decimal) -> tuple[Decimal, Decimal]:
+def venue_fees(
+    fills: Iterable[Fill], power_fee_bp: Decimal, futures_fee_bp: Decimal
+) -> tuple[Decimal, Decimal]:
     """Fees on the absolute notional of every fill, per leg."""
     power = futures = ZERO
     for fill in fills:

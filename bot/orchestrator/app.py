@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
             if settings.metrics_port:
                 from prometheus_client import start_http_server
 
-                start_http_server(settings.metrics_port, addr=settings.metrics_host, registry=metrics.registry)
+                start_http_server(
+                    settings.metrics_port, addr=settings.metrics_host, registry=metrics.registry
+                )
             orchestrator = Orchestrator(
                 limits=limits_from(settings),
                 params=execution_params(settings),

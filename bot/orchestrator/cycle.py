@@ -245,7 +245,9 @@ class Orchestrator:
 
     # -- the saga ----------------------------------------------------------------------------
 
-    async def _execute(self, opp: Opportunity, power_book: Book, futures_book: Book, now: datetime) -> CycleResult:
+    async def _execute(
+        self, opp: Opportunity, power_book: Book, futures_book: Book, now: datetime
+    ) -> CycleResult:
         seq = self._next_seq
         saga = _Saga(
             cycle_id=f"{self.params.bot_name}-{seq:09d}",
@@ -256,10 +258,22 @@ class Orchestrator:
             futures_book=futures_book,
         )
         planned = (
-            self._order_record(saga, OrderRequest(f"{saga.cycle_id}-power-entry", "power", Side.BUY,
-                                                  opp.quantity, opp.power_limit), "entry", self.power.name),
-            self._order_record(saga, OrderRequest(f"{saga.cycle_id}-futures-exit", "futures", Side.SELL,
-                                                  opp.quantity, opp.futures_limit), "exit", self.futures.name),
+            self._order_record(
+                saga,
+                OrderRequest(
+                    f"{saga.cycle_id}-power-entry", "power", Side.BUY, opp.quantity, opp.power_limit
+                ),
+                "entry",
+                self.power.name,
+            ),
+            self._order_record(
+                saga,
+                OrderRequest(
+                    f"{saga.cycle_id}-futures-exit", "futures", Side.SELL, opp.quantity, opp.futures_limit
+                ),
+                "exit",
+                self.futures.name,
+            ),
         )
         for record in planned:
             saga.orders[record.client_order_id] = record
@@ -316,7 +330,9 @@ class Orchestrator:
             self.metrics.trades_blocked.labels(reason="partial_fill").inc()
             log.warning(
                 "cycle %s futures leg filled %s of %s MWh; selling back the rest",
-                saga.cycle_id, hedge.filled_quantity, state.filled_quantity,
+                saga.cycle_id,
+                hedge.filled_quantity,
+                state.filled_quantity,
             )
 
     def _partial(self, saga: _Saga) -> bool:
@@ -341,8 +357,13 @@ class Orchestrator:
                     log.error("cancel of %s failed: %s", order.client_order_id, exc)
                     state = await self._status_or_unknown(venue, order.client_order_id, state)
                     if not state.status.is_final:
-                        state = OrderState(order.client_order_id, OrderStatus.UNKNOWN,
-                                           state.filled_quantity, state.average_price, state.venue_order_id)
+                        state = OrderState(
+                            order.client_order_id,
+                            OrderStatus.UNKNOWN,
+                            state.filled_quantity,
+                            state.average_price,
+                            state.venue_order_id,
+                        )
                 break
             await self.sleep(self.params.poll_interval_s)
             state = await self._status_or_unknown(venue, order.client_order_id, state)
@@ -410,7 +431,10 @@ class Orchestrator:
         if left != ZERO:
             log.critical(
                 "cycle %s: %s leg still open (%s MWh) after %d unwind attempts; close it by hand (runbook)",
-                saga.cycle_id, leg, left, UNWIND_ATTEMPTS,
+                saga.cycle_id,
+                leg,
+                left,
+                UNWIND_ATTEMPTS,
             )
             return False
         return True
@@ -424,8 +448,13 @@ class Orchestrator:
                 saga.loan_repaid = True
                 return True
             except LoanError as exc:
-                log.error("cycle %s loan repayment attempt %d failed: %s", saga.cycle_id, attempt, exc,
-                          exc_info=True)
+                log.error(
+                    "cycle %s loan repayment attempt %d failed: %s",
+                    saga.cycle_id,
+                    attempt,
+                    exc,
+                    exc_info=True,
+                )
         return False
 
     # -- journal and metrics -------------------------------------------------------------------
@@ -465,8 +494,11 @@ class Orchestrator:
         except Exception:
             self.metrics.journal_errors.inc()
             self._journal_broken = True
-            log.exception("journal write failed for cycle %s; trading stops until it is fixed. Record: %r",
-                          saga.cycle_id, record)
+            log.exception(
+                "journal write failed for cycle %s; trading stops until it is fixed. Record: %r",
+                saga.cycle_id,
+                record,
+            )
         self._account(record, trade)
         return CycleResult(_OUTCOME[status], reason, record)
 

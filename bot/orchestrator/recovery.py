@@ -17,7 +17,9 @@ log = logging.getLogger("bot.orchestrator.recovery")
 ZERO = Decimal(0)
 
 
-async def recover(journal: object, venues: dict[str, Venue], clock: Callable[[], datetime]) -> list[CycleRecord]:
+async def recover(
+    journal: object, venues: dict[str, Venue], clock: Callable[[], datetime]
+) -> list[CycleRecord]:
     """Query every order of each STARTED cycle by its deterministic id and close the cycle.
 
     Orders the venue no longer knows are marked UNKNOWN. A leg found open is reported loudly
@@ -57,7 +59,9 @@ async def recover(journal: object, venues: dict[str, Venue], clock: Callable[[],
             log.critical(
                 "recovered cycle %s has an open position (power %s MWh, futures %s MWh): "
                 "close it by hand, see docs/runbooks.md",
-                cycle.cycle_id, open_power, open_futures,
+                cycle.cycle_id,
+                open_power,
+                open_futures,
             )
         else:
             log.warning("recovered cycle %s left by a previous process", cycle.cycle_id)

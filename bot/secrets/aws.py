@@ -131,8 +131,7 @@ def _describe(exc: Exception, where: str, region: str, timeout_s: float) -> str:
         )
     if isinstance(exc, bce.ReadTimeoutError):
         return (
-            f"{where} did not answer within {timeout_s:g} s: "
-            "retry, or check the network path to the endpoint"
+            f"{where} did not answer within {timeout_s:g} s: retry, or check the network path to the endpoint"
         )
     if isinstance(exc, bce.SSLError):
         return f"{where} is unreachable (TLS verification failed): set AWS_CA_BUNDLE to the CA bundle in use"

@@ -44,7 +44,9 @@ def read_vault_document(params: BackendParams) -> tuple[dict[str, Any], str]:
     address = display_address(params.vault_addr)
     where = f"SECRETS_BACKEND=vault: Vault at {address}"
     if not params.vault_addr:
-        raise SecretBackendError(f"{where}: VAULT_ADDR is not set: set it to the Vault URL, e.g. https://vault:8200")
+        raise SecretBackendError(
+            f"{where}: VAULT_ADDR is not set: set it to the Vault URL, e.g. https://vault:8200"
+        )
     token = params.vault_token or ""
     if not token:
         raise SecretBackendError(
@@ -194,8 +196,7 @@ def _transport_failure(exc: Exception, where: str, timeout_s: float) -> str:
         )
     if isinstance(exc, requests.exceptions.ReadTimeout):
         return (
-            f"{where} did not answer within {timeout_s:g} s: "
-            "check that Vault is healthy and not overloaded"
+            f"{where} did not answer within {timeout_s:g} s: check that Vault is healthy and not overloaded"
         )
     if isinstance(exc, requests.exceptions.ProxyError):
         return f"{where} is unreachable (the HTTP proxy refused): check HTTPS_PROXY / NO_PROXY"
