@@ -764,10 +764,20 @@ class Journal:
             f"journal at {self.redacted_url}: {doing} failed: {_describe(exc, self._password)}"
         )
 
-    def _run(self, doing: str, work: Callable[[Any], T], *, write: bool, snapshot: bool = False) -> T:
+    def _run(
+        self,
+        doing: str,
+        work: Callable[[Any], T],
+        *,
+        write: bool,
+        snapshot: bool = False,
+        flush: bool = True,
+    ) -> T:
         """Run `work(cursor)` in one transaction on a pooled driver connection.
 
         Writes commit before returning (durable: WAL + synchronous=FULL, or PostgreSQL's commit).
+        With `flush=False` the commit reaches the WAL without waiting for the disk: it survives the
+        bot's process dying, and the next flushed commit makes it durable too.
         Reads of several statements (`snapshot`) see one consistent state.
         """
         engine = self._engine
@@ -775,29 +785,45 @@ class Journal:
             raise JournalError(f"{doing}: the journal at {self.redacted_url} is closed")
         if self._lock is not None:
             with self._lock:
-                return self._transaction(engine, doing, work, write=write, snapshot=snapshot)
-        return self._transaction(engine, doing, work, write=write, snapshot=snapshot)
+                return self._transaction(engine, doing, work, write=write, snapshot=snapshot, flush=flush)
+        return self._transaction(engine, doing, work, write=write, snapshot=snapshot, flush=flush)
 
     def _transaction(
-        self, engine: Engine, doing: str, work: Callable[[Any], T], *, write: bool, snapshot: bool
+        self,
+        engine: Engine,
+        doing: str,
+        work: Callable[[Any], T],
+        *,
+        write: bool,
+        snapshot: bool,
+        flush: bool = True,
     ) -> T:
         try:
             connection = engine.raw_connection()
         except (sa_exc.SQLAlchemyError, self._dbapi_error) as exc:  # the pool raises driver errors as is
             raise self._fail(doing, exc) from None
         cursor = None
+        relaxed = write and not flush
         try:
             cursor = connection.cursor()
+            if self._sqlite and relaxed:
+                cursor.execute("PRAGMA synchronous = NORMAL")  # WAL: written, not fsynced
             if self._sqlite and (write or snapshot):
                 cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            elif relaxed:
+                cursor.execute("SET LOCAL synchronous_commit = off")
             result = work(cursor)
             if write:
                 connection.commit()
             else:
                 connection.rollback()
+            if self._sqlite and relaxed:
+                cursor.execute("PRAGMA synchronous = FULL")
             return result
         except BaseException as exc:
             self._abandon(connection, exc)
+            if self._sqlite and relaxed:
+                connection.invalidate()  # never hand a relaxed connection to a durable write
             if isinstance(exc, self._dbapi_error):
                 raise self._fail(doing, exc) from None
             raise
@@ -902,6 +928,10 @@ class Journal:
     def begin_cycle(self, cycle: CycleRecord) -> None:
         """Write-ahead entry: the cycle (status STARTED) and its planned orders, before any is sent.
 
+        Committed to the WAL without waiting for the disk: it survives the bot's process being
+        killed (what restart recovery reads), and the cycle's finishing commit, which is flushed,
+        makes it durable. Only a machine crash in between can lose it; the orders it names then
+        carry ids the next cycle reuses, which venues treat as the same order, never a second one.
         Idempotent: repeating it for a cycle already journalled changes nothing.
         """
         _check_orders(cycle.cycle_id, cycle.orders)
@@ -914,7 +944,7 @@ class Journal:
             self._exec(cur, sql.cycle_insert, row)
             self._exec_many(cur, sql.order_insert, orders)
 
-        self._run(f"begin_cycle {cycle.cycle_id}", work, write=True)
+        self._run(f"begin_cycle {cycle.cycle_id}", work, write=True, flush=False)
 
     def update_orders(self, orders: Sequence[OrderRecord]) -> None:
         """Insert or update orders by client_order_id (their cycle must be journalled)."""
