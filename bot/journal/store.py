@@ -724,6 +724,12 @@ class Journal:
         self._dbapi_error: type[BaseException] = engine.dialect.loaded_dbapi.Error
         self._lock = threading.Lock() if isinstance(engine.pool, StaticPool) else None
         self._checkpointer: _Checkpointer | None = None
+        # SQLite file: each reading thread keeps one connection instead of a pool checkout and
+        # return per read (about a third of a /pnl request's journal time).
+        self._keep_readers = self._sqlite and self._lock is None
+        self._readers = threading.local()
+        self._held: list[Any] = []
+        self._held_lock = threading.Lock()
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Journal:
@@ -798,8 +804,9 @@ class Journal:
         snapshot: bool,
         flush: bool = True,
     ) -> T:
+        held = self._keep_readers and not write
         try:
-            connection = engine.raw_connection()
+            connection = self._reader(engine) if held else engine.raw_connection()
         except (sa_exc.SQLAlchemyError, self._dbapi_error) as exc:  # the pool raises driver errors as is
             raise self._fail(doing, exc) from None
         cursor = None
@@ -824,6 +831,8 @@ class Journal:
             self._abandon(connection, exc)
             if self._sqlite and relaxed:
                 connection.invalidate()  # never hand a relaxed connection to a durable write
+            if held:
+                self._drop_reader(connection)
             if isinstance(exc, self._dbapi_error):
                 raise self._fail(doing, exc) from None
             raise
@@ -833,7 +842,28 @@ class Journal:
                     cursor.close()
                 except self._dbapi_error:  # a dead connection: it is invalidated already
                     pass
-            connection.close()
+            if not held:
+                connection.close()
+
+    def _reader(self, engine: Engine) -> Any:
+        """This thread's kept read connection (checked out of the pool once)."""
+        connection = getattr(self._readers, "connection", None)
+        if connection is None or connection.dbapi_connection is None:
+            connection = engine.raw_connection()
+            self._readers.connection = connection
+            with self._held_lock:
+                self._held.append(connection)
+        return connection
+
+    def _drop_reader(self, connection: Any) -> None:
+        self._readers.connection = None
+        with self._held_lock:
+            if connection in self._held:
+                self._held.remove(connection)
+        try:
+            connection.invalidate()
+        except self._dbapi_error:
+            pass
 
     def _abandon(self, connection: Any, exc: BaseException) -> None:
         """Roll back; drop the connection from the pool when the database went away."""
@@ -870,6 +900,13 @@ class Journal:
         checkpointer, self._checkpointer = self._checkpointer, None
         if checkpointer is not None:
             checkpointer.stop()
+        with self._held_lock:
+            held, self._held = self._held, []
+        for connection in held:
+            try:
+                connection.close()  # back to the pool, which dispose() then closes
+            except self._dbapi_error:
+                pass
         if engine is not None:
             engine.dispose()
 
