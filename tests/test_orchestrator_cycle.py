@@ -28,6 +28,7 @@ from bot.markets.model import MarketParams
 from bot.metrics import BotMetrics
 from bot.orchestrator.app import execution_params
 from bot.orchestrator.cycle import Orchestrator
+from bot.orchestrator.recovery import ForeignJournal, check_owner
 from bot.venues.simulated import SimulatedFuturesVenue, SimulatedMarket, SimulatedPowerVenue
 
 THURSDAY_NOON = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -370,3 +371,18 @@ async def test_pnl_is_exact_decimal_to_the_penny(rig: Rig) -> None:
             assert isinstance(value, D) and value == value.quantize(D("0.01"))
     day = rig.journal.daily_pnl(rig.clock.at.date())
     assert day.realised_gbp == sum((t.net_gbp for t in trades), D(0))
+
+
+async def test_a_journal_holding_another_bots_cycles_is_refused(tmp_path: Path) -> None:
+    # given a journal where bot "alpha" traded
+    alpha = build_rig(tmp_path, BOT_NAME="alpha")
+    assert (await alpha.cycle()).outcome == "traded"
+    alpha.journal.close()
+    # when bot "beta" is pointed at the same journal; then it is refused with what to do
+    journal = Journal.open(f"sqlite:///{tmp_path / 'journal.db'}", migrate=False)
+    try:
+        with pytest.raises(ForeignJournal, match="each bot needs its own journal"):
+            check_owner(journal, "beta")
+        check_owner(journal, "alpha")  # its owner is welcome back
+    finally:
+        journal.close()

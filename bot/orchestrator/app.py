@@ -16,7 +16,7 @@ from bot.logs import configure
 from bot.metrics import BotMetrics
 from bot.orchestrator.cycle import ExecutionParams, Orchestrator
 from bot.orchestrator.lock import AlreadyRunning, PidLock
-from bot.orchestrator.recovery import recover
+from bot.orchestrator.recovery import ForeignJournal, check_owner, recover
 from bot.orchestrator.wiring import AdapterUnavailable, build_adapters
 
 log = logging.getLogger("bot.orchestrator")
@@ -65,8 +65,13 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
 
         try:
             journal = Journal.open(settings.journal_url, migrate=True)
+            check_owner(journal, settings.bot_name)
         except JournalError as exc:
             log.error("journal unavailable at %s: %s", settings.journal_url_redacted, exc)
+            return EXIT_JOURNAL
+        except ForeignJournal as exc:
+            log.error("journal at %s refused: %s", settings.journal_url_redacted, exc)
+            journal.close()
             return EXIT_JOURNAL
         try:
             metrics = BotMetrics()

@@ -17,6 +17,29 @@ log = logging.getLogger("bot.orchestrator.recovery")
 ZERO = Decimal(0)
 
 
+class ForeignJournal(RuntimeError):
+    """The journal's latest cycle belongs to another bot: journals are one per bot."""
+
+
+def check_owner(journal: object, bot_name: str) -> None:
+    """Refuse a journal whose latest cycle is not this bot's.
+
+    Cycle sequences, restart recovery and the daily loss limit are per journal, so two bots
+    sharing one would collide on sequence numbers, recover each other's cycles and share a loss
+    limit. Give each bot its own SQLite file or PostgreSQL database (or schema).
+    """
+    next_seq = journal.next_cycle_seq()  # type: ignore[attr-defined]
+    if next_seq <= 1:
+        return
+    latest = f"{bot_name}-{next_seq - 1:09d}"
+    if journal.cycle(latest) is None:  # type: ignore[attr-defined]
+        raise ForeignJournal(
+            f"the journal's latest cycle (sequence {next_seq - 1}) is not bot {bot_name!r}'s: each bot "
+            "needs its own journal (its own DATABASE_URL database or schema, or its own DATA_DIR); "
+            "check BOT_NAME and DATABASE_URL"
+        )
+
+
 async def recover(
     journal: object, venues: dict[str, Venue], clock: Callable[[], datetime]
 ) -> list[CycleRecord]:
