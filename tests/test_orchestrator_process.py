@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -15,9 +14,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.config import catalog
 from bot.journal import Journal
 from bot.journal.records import CycleStatus
+from tests.fixtures.bot_env import simulated_bot_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,19 +28,10 @@ def free_port() -> int:
 
 
 def bot_env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {row.env for row in catalog()}}
-    env.update(
-        DATA_DIR=str(data_dir),
-        METRICS_PORT=str(port),
-        METRICS_HOST="127.0.0.1",
-        TRADING_WINDOW_UTC="00:00-24:00",
-        ALLOW_WEEKEND_TRADING="1",
-        EXEC_LATENCY_MS="0",
-        CYCLE_INTERVAL_SECS="0.02",
-        LOG_FORMAT="json",
+    return (
+        simulated_bot_env(data_dir, METRICS_PORT=str(port), CYCLE_INTERVAL_SECS="0.02", LOG_FORMAT="json")
+        | extra
     )
-    env.update(extra)
-    return env
 
 
 @pytest.fixture

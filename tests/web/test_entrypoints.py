@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,20 +12,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.config import catalog
 from bot.web import server_options
 from tests.fixtures.api_server import API_KEY, free_port, make_settings
+from tests.fixtures.bot_env import clean_env
 
 # After a graceful shutdown uvicorn re-raises the signal it caught, as Unix tools do.
 STOPPED_BY_SIGTERM = (0, -signal.SIGTERM)
 
 
 def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    names = {row.env for row in catalog()}
-    env = {k: v for k, v in os.environ.items() if k.upper() not in names}
-    env.update({"DATA_DIR": str(tmp_path / "data"), "API_KEY": API_KEY})
-    env.update(extra)
-    return env
+    return clean_env(**{"DATA_DIR": str(tmp_path / "data"), "API_KEY": API_KEY, **extra})
 
 
 def _wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
