@@ -380,14 +380,13 @@ class Orchestrator:
     def _note(self, saga: _Saga, venue: Venue, order: OrderRequest, purpose: str, state: OrderState) -> None:
         if state.filled_quantity > ZERO and state.average_price is not None:
             saga.fills.append(Fill(order.leg, order.side, state.filled_quantity, state.average_price))
-        record = self._order_record(saga, order, purpose, venue.name)
-        now = self.clock()
+        planned = saga.orders.get(order.client_order_id)
         saga.orders[order.client_order_id] = OrderRecord(
-            client_order_id=record.client_order_id,
-            cycle_id=record.cycle_id,
-            leg=record.leg,
-            venue=record.venue,
-            side=record.side,
+            client_order_id=order.client_order_id,
+            cycle_id=saga.cycle_id,
+            leg=order.leg,
+            venue=venue.name,
+            side=order.side,
             purpose=purpose,
             quantity_mwh=order.quantity,
             limit_price_gbp=order.limit_price,
@@ -395,8 +394,8 @@ class Orchestrator:
             filled_mwh=state.filled_quantity,
             avg_price_gbp=state.average_price,
             venue_order_id=state.venue_order_id,
-            created_at=saga.orders.get(order.client_order_id, record).created_at,
-            updated_at=now,
+            created_at=planned.created_at if planned is not None else saga.started_at,
+            updated_at=self.clock(),
         )
 
     async def _unwind(self, saga: _Saga, *, power_target: Decimal) -> bool:
