@@ -4,6 +4,8 @@
 `migrate_database(url)` is what `flash-green migrate` runs. See docs/journal.md.
 """
 
+from bot.journal.errors import JournalError
+from bot.journal.migrate import head_revision
 from bot.journal.records import (
     AuditRecord,
     CostBreakdown,
@@ -13,7 +15,7 @@ from bot.journal.records import (
     OrderRecord,
     TradeRecord,
 )
-from bot.journal.store import Journal, JournalError, head_revision, migrate_database, redact_url
+from bot.journal.store import Journal, migrate_database
 
 __all__ = [
     "AuditRecord",
@@ -27,5 +29,4 @@ __all__ = [
     "TradeRecord",
     "head_revision",
     "migrate_database",
-    "redact_url",
 ]
