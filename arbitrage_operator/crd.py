@@ -18,7 +18,18 @@ from typing import Any
 
 import yaml
 
-from arbitrage_operator.spec import SECRET_BACKENDS, SettingKind, setting_kind, spec_rows
+from arbitrage_operator.spec_fields import (
+    API_KEY_REF,
+    DATABASE_URL_REF,
+    PAUSED,
+    SECRET_BACKENDS,
+    SECRETS_BACKEND,
+    VAULT_TOKEN_REF,
+    SettingKind,
+    SpecialField,
+    setting_kind,
+    spec_rows,
+)
 from bot.config import SettingInfo
 
 GROUP = "arbitrage.flashgreen.dev"
@@ -28,6 +39,7 @@ PLURAL = "arbitragebots"
 SINGULAR = "arbitragebot"
 SHORT_NAMES = ["arb"]
 API_VERSION = f"{GROUP}/{VERSION}"
+RESOURCE = (GROUP, VERSION, PLURAL)  # as kopf's handlers name it
 
 WINDOW_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$"
 DECIMAL_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
@@ -128,7 +140,7 @@ def _object(description: str, properties: dict[str, Any] | None = None, **extra:
     return node
 
 
-def _secret_ref(description: str, default_key: str) -> dict[str, Any]:
+def _secret_ref(field: SpecialField, description: str) -> dict[str, Any]:
     return _object(
         description,
         {
@@ -140,7 +152,7 @@ def _secret_ref(description: str, default_key: str) -> dict[str, Any]:
             "key": {
                 "type": "string",
                 "minLength": 1,
-                "description": f"Key in the Secret holding the value; default {default_key}.",
+                "description": f"Key in the Secret holding the value; default {field.default_key}.",
             },
         },
         required=["name"],
@@ -161,7 +173,7 @@ def _quantity_map(description: str) -> dict[str, Any]:
 def _operator_fields() -> dict[str, dict[str, Any]]:
     """The spec fields that are the operator's own, by dotted path."""
     return {
-        "paused": {
+        PAUSED.path: {
             "type": "boolean",
             "description": "Kill switch: true stops trading (the pod runs with TRADING_ENABLED=0) "
             "without deleting anything; the API and control panel stay up for inspection. Default false.",
@@ -188,12 +200,12 @@ def _operator_fields() -> dict[str, dict[str, Any]]:
                 "limits": _quantity_map("Maximum resources, e.g. {cpu: '1', memory: 512Mi}."),
             },
         ),
-        "apiKeySecretRef": _secret_ref(
+        API_KEY_REF.path: _secret_ref(
+            API_KEY_REF,
             "The Secret key holding API_KEY, the shared key of the bot's API (X-API-Key or Bearer). "
             "Required for monitoring.serviceMonitor (Prometheus presents it).",
-            "API_KEY",
         ),
-        "secrets.backend": {
+        SECRETS_BACKEND.path: {
             "type": "string",
             "enum": list(SECRET_BACKENDS),
             "description": "kubernetes (default): credentials from secrets.kubernetes.secretName by "
@@ -205,8 +217,8 @@ def _operator_fields() -> dict[str, dict[str, Any]]:
             "description": "Secret whose keys are the credentials' environment names (e.g. ICE_API_KEY, "
             "ICE_API_SECRET, LENDER_KEY); each key present is passed to the pod by secretKeyRef.",
         },
-        "secrets.vault.tokenSecretRef": _secret_ref(
-            "The Secret key holding VAULT_TOKEN, the token the pod presents to Vault.", "VAULT_TOKEN"
+        VAULT_TOKEN_REF.path: _secret_ref(
+            VAULT_TOKEN_REF, "The Secret key holding VAULT_TOKEN, the token the pod presents to Vault."
         ),
         "journal.size": {
             "type": "string",
@@ -224,10 +236,10 @@ def _operator_fields() -> dict[str, dict[str, Any]]:
             "description": "Keep the journal's PersistentVolumeClaim when the ArbitrageBot is "
             "deleted (it then has no owner reference). Default false.",
         },
-        "journal.databaseUrlSecretRef": _secret_ref(
+        DATABASE_URL_REF.path: _secret_ref(
+            DATABASE_URL_REF,
             "The Secret key holding DATABASE_URL, a PostgreSQL journal "
             "(postgresql+psycopg://user:pass@host/db). Replaces the SQLite volume.",
-            "DATABASE_URL",
         ),
         "monitoring.serviceMonitor": {
             "type": "boolean",

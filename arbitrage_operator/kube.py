@@ -6,16 +6,19 @@ built on the credentials kopf logged in with (`kopf.ConnectionInfo`), so both us
 identity. Calls are plain JSON over one aiohttp session; every non-2xx answer raises `ApiError`
 (a 404 on a read returns None), which the handlers turn into `kopf.TemporaryError` retries.
 
-`ensure()` is create-or-patch without server-side apply: create; on 409 read the object and,
-only when an owned field differs from the desired one, send a JSON patch of those fields. It
-never deletes what it did not write and never writes when nothing changed, so replayed events
-and restarts are idempotent and cause no write loops.
+`ensure()` applies a child with server-side apply as the field manager `flash-green-operator`
+(forcing ownership of the fields it sets): the API server merges, drops what the operator no
+longer sets, and writes nothing when nothing changed, so replayed events and restarts are
+idempotent. A server without server-side apply (the kmock emulator the tests run against) gets
+the fallback: create; on 409 read the object and, only when an owned field differs, send a JSON
+patch of those fields.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +28,8 @@ import kopf
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"  # JSON is YAML: the body is sent as JSON
+FIELD_MANAGER = "flash-green-operator"
 
 PLURALS: dict[str, str] = {
     "ConfigMap": "configmaps",
@@ -44,6 +49,8 @@ OWNED_FIELDS: dict[str, tuple[str, ...]] = {
     "ServiceMonitor": ("/spec",),
     "PersistentVolumeClaim": (),  # created once; its storage is never rewritten by the operator
 }
+# Kinds whose spec is written only when created (a journal's size may not shrink or move).
+CREATED_ONCE = frozenset({"PersistentVolumeClaim"})
 # Owned fields compared exactly (stale keys must go); others as subsets (the server adds defaults).
 EXACT_FIELDS = frozenset({"/data", "/spec/selector"})
 
@@ -79,12 +86,15 @@ class KubeApi:
         self._session: aiohttp.ClientSession | None = None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._stale: list[aiohttp.ClientSession] = []
+        self._applies: bool | None = None  # does the server do server-side apply? (asked once)
+        self._applies_lock = asyncio.Lock()
 
     def use(self, info: kopf.ConnectionInfo) -> None:
         """Adopt (new) credentials; the next request opens a session with them."""
         if info == self._info:
             return
         self._info = info
+        self._applies = None
         if self._session is not None:
             self._stale.append(self._session)
             self._session = None
@@ -135,7 +145,40 @@ class KubeApi:
         """POST an object to its collection."""
         meta = body["metadata"]
         collection = object_path(body["apiVersion"], body["kind"], meta.get("namespace"))
-        return await self.request("POST", collection, body) or {}
+        return await self.request("POST", f"{collection}?fieldManager={FIELD_MANAGER}", body) or {}
+
+    async def apply(self, body: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """Server-side apply of `body` as FIELD_MANAGER, taking over conflicting fields."""
+        query = f"fieldManager={FIELD_MANAGER}&force=true" + ("&dryRun=All" if dry_run else "")
+        return await self.request("PATCH", f"{path_of(body)}?{query}", body, content_type=APPLY_PATCH) or {}
+
+    async def applies(self, namespace: str | None) -> bool:
+        """Whether the server does server-side apply; asked once per login, writing nothing.
+
+        A dry-run apply of a ConfigMap under a fresh name: an API server (1.22+) answers with the
+        object it would create, its managedFields naming this field manager. kmock has no
+        server-side apply and answers 404 for an object it does not hold (415 would be the
+        answer of a server that does not know the content type): both mean the fallback.
+        """
+        async with self._applies_lock:
+            if self._applies is None:
+                probe = {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {
+                        "name": f"flash-green-apply-probe-{uuid.uuid4().hex[:12]}",
+                        "namespace": namespace,
+                    },
+                }
+                try:
+                    answer = await self.apply(probe, dry_run=True)
+                except ApiError as exc:
+                    if exc.status not in (404, 405, 415):
+                        raise  # no verdict (e.g. 403, 503): ask again next time
+                    self._applies = False
+                else:
+                    self._applies = applied_by(answer, FIELD_MANAGER)
+            return self._applies
 
     async def patch(self, path: str, body: Any, *, content_type: str = MERGE_PATCH) -> dict[str, Any]:
         """PATCH an object (JSON merge patch by default)."""
@@ -173,7 +216,7 @@ def _error(status: int, text: str, *, method: str, path: str) -> ApiError:
 
 
 # --------------------------------------------------------------------------------------------
-# Create-or-patch
+# Apply, or create-or-patch where the server has no server-side apply
 
 
 def is_subset(desired: Any, actual: Any) -> bool:
@@ -231,8 +274,40 @@ def patch_operations(desired: Mapping[str, Any], current: Mapping[str, Any]) -> 
     return ops
 
 
+def applied_by(obj: Mapping[str, Any], manager: str) -> bool:
+    """True when `manager` owns fields of `obj` through server-side apply."""
+    entries = (obj.get("metadata") or {}).get("managedFields") or []
+    return any(e.get("manager") == manager and e.get("operation") == "Apply" for e in entries)
+
+
+def _metadata_only(desired: Mapping[str, Any]) -> dict[str, Any]:
+    meta = desired["metadata"]
+    keep = ("name", "namespace", "labels", "annotations", "ownerReferences")
+    return {
+        "apiVersion": desired["apiVersion"],
+        "kind": desired["kind"],
+        "metadata": {k: meta[k] for k in keep if k in meta},
+    }
+
+
 async def ensure(api: KubeApi, desired: Mapping[str, Any], *, likely_exists: bool = False) -> dict[str, Any]:
-    """Create `desired`, or bring the existing object's owned fields to it; returns the object.
+    """Bring a child to `desired` (creating it if absent); returns the object as the server holds it."""
+    if not await api.applies(desired["metadata"].get("namespace")):
+        return await _create_or_patch(api, desired, likely_exists=likely_exists)
+    if desired["kind"] not in CREATED_ONCE:
+        return await api.apply(desired)
+    try:
+        return await api.create(desired)
+    except ApiError as exc:
+        if exc.status != 409:
+            raise
+    return await api.apply(_metadata_only(desired))  # it exists: its spec stays as created
+
+
+async def _create_or_patch(
+    api: KubeApi, desired: Mapping[str, Any], *, likely_exists: bool = False
+) -> dict[str, Any]:
+    """The fallback without server-side apply, kept for the kmock emulator the tests run against.
 
     A new bot's children are created straight away (one call each); when they likely exist
     (an update, or a resume after a restart) they are read first, so an unchanged child costs
@@ -253,6 +328,18 @@ async def ensure(api: KubeApi, desired: Mapping[str, Any], *, likely_exists: boo
     if not ops:
         return current
     return await api.patch(path, ops, content_type=JSON_PATCH)
+
+
+async def patch_status(api: KubeApi, path: str, obj: Mapping[str, Any], fields: Mapping[str, Any]) -> None:
+    """Merge `fields` into the status of the object at `path`, as read in `obj`.
+
+    Its resourceVersion makes the API server refuse the write (409) if it changed since read.
+    """
+    body: dict[str, Any] = {"status": dict(fields)}
+    version = (obj.get("metadata") or {}).get("resourceVersion")
+    if version:
+        body["metadata"] = {"resourceVersion": version}
+    await api.patch(f"{path}/status", body)
 
 
 async def secret_keys(api: KubeApi, namespace: str, names: Sequence[str]) -> dict[str, frozenset[str] | None]:

@@ -14,13 +14,12 @@ The children of a bot named N:
 
 from __future__ import annotations
 
-import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from arbitrage_operator.spec import API_PORT, DATA_DIR, BotConfig, build_config, get_path
+from arbitrage_operator.spec import API_PORT, DATA_DIR, BotConfig, build_config
+from arbitrage_operator.spec_fields import API_KEY_REF, DATABASE_URL_REF, get_path
 
 DEFAULT_IMAGE = "ghcr.io/flash-green/flash-green:0.1.0"
 HASH_ANNOTATION = "arbitrage.flashgreen.dev/config-hash"
@@ -37,32 +36,13 @@ DEFAULT_RESOURCES: dict[str, dict[str, str]] = {
 
 @dataclass(frozen=True)
 class OperatorDefaults:
-    """Operator-wide defaults of the children, from the operator's environment."""
+    """Operator-wide defaults of the children (`runtime.OperatorSettings.bot_defaults()`)."""
 
     image: str = DEFAULT_IMAGE
     image_pull_policy: str = "IfNotPresent"
     scrape_interval: str = "30s"
     scrape_timeout: str = "10s"
     servicemonitor_labels: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> OperatorDefaults:
-        """Read FLASH_GREEN_BOT_IMAGE and the other FLASH_GREEN_BOT_* settings."""
-        env = os.environ if environ is None else environ
-        labels_json = env.get("FLASH_GREEN_BOT_SERVICEMONITOR_LABELS") or "{}"
-        try:
-            labels = {str(k): str(v) for k, v in dict(json.loads(labels_json)).items()}
-        except (ValueError, TypeError) as exc:
-            raise ValueError(
-                f"FLASH_GREEN_BOT_SERVICEMONITOR_LABELS must be a JSON object of labels, got {labels_json!r}"
-            ) from exc
-        return cls(
-            image=env.get("FLASH_GREEN_BOT_IMAGE") or DEFAULT_IMAGE,
-            image_pull_policy=env.get("FLASH_GREEN_BOT_IMAGE_PULL_POLICY") or "IfNotPresent",
-            scrape_interval=env.get("FLASH_GREEN_BOT_SERVICEMONITOR_INTERVAL") or "30s",
-            scrape_timeout=env.get("FLASH_GREEN_BOT_SERVICEMONITOR_SCRAPE_TIMEOUT") or "10s",
-            servicemonitor_labels=labels,
-        )
 
 
 # -- names and labels ------------------------------------------------------------------------
@@ -110,7 +90,7 @@ def image_of(spec: Mapping[str, Any], defaults: OperatorDefaults) -> str:
 
 def uses_volume(spec: Mapping[str, Any]) -> bool:
     """True when the journal is SQLite on a PersistentVolumeClaim (no PostgreSQL reference)."""
-    return get_path(spec, "journal.databaseUrlSecretRef") is None
+    return get_path(spec, DATABASE_URL_REF.path) is None
 
 
 def wants_servicemonitor(spec: Mapping[str, Any]) -> bool:
@@ -172,7 +152,7 @@ def build_servicemonitor(
 ) -> dict[str, Any]:
     """The ServiceMonitor scraping the API's /metrics with the bot's API key as bearer token."""
     defaults = defaults or OperatorDefaults()
-    ref = spec.get("apiKeySecretRef") or {}
+    ref = get_path(spec, API_KEY_REF.path) or {}
     meta = _meta(name, namespace, name)
     meta["labels"] = {**defaults.servicemonitor_labels, **meta["labels"]}
     return {
@@ -191,7 +171,10 @@ def build_servicemonitor(
                     "scrapeTimeout": defaults.scrape_timeout,
                     "authorization": {
                         "type": "Bearer",
-                        "credentials": {"name": ref.get("name", ""), "key": ref.get("key", "API_KEY")},
+                        "credentials": {
+                            "name": ref.get("name", ""),
+                            "key": ref.get("key", API_KEY_REF.default_key),
+                        },
                     },
                 }
             ],

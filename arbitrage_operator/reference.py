@@ -14,19 +14,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from arbitrage_operator.crd import spec_schema
-from arbitrage_operator.spec import OPERATOR_ENV, SPECIAL_PATHS
+from arbitrage_operator.spec import NAME_PATH, OPERATOR_ENV
+from arbitrage_operator.spec_fields import SPECIAL_BY_ENV
 from arbitrage_operator.status import REASONS
 from bot.config import SettingInfo, catalog
-
-_FIXED_SOURCES = {
-    "TRADING_ENABLED": "`spec.paused` (inverted: paused → 0)",
-    "SECRETS_BACKEND": "`spec.secrets.backend` (`kubernetes` leaves it unset)",
-    "VAULT_TOKEN": "`spec.secrets.vault.tokenSecretRef` (secretKeyRef)",
-    "DATABASE_URL": "`spec.journal.databaseUrlSecretRef` (secretKeyRef); unset means SQLite on the "
-    "journal volume",
-    "API_KEY": "`spec.apiKeySecretRef` (secretKeyRef), else the secret backend",
-    "BOT_NAME": "`metadata.name`",
-}
 
 
 def _cell(text: str) -> str:
@@ -46,11 +37,14 @@ def _default(row: SettingInfo) -> str:
 
 def env_source(row: SettingInfo) -> str:
     """Where the operator takes one environment variable from."""
-    if row.env in _FIXED_SOURCES:
-        return _FIXED_SOURCES[row.env]
+    special = SPECIAL_BY_ENV.get(row.env)
+    if special is not None:
+        return f"`spec.{special.path}` {special.source}"
+    if row.env == "BOT_NAME":
+        return f"`{NAME_PATH}`"
     if row.env in OPERATOR_ENV:
         return f"set by the operator: `{OPERATOR_ENV[row.env]}`"
-    if row.crd and row.crd not in SPECIAL_PATHS:
+    if row.crd:
         return f"`spec.{row.crd}`"
     if row.secret:
         return "key of `spec.secrets.kubernetes.secretName` (secretKeyRef), or the Vault/AWS backend"

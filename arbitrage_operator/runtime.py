@@ -1,46 +1,134 @@
-"""The operator process's own configuration, read from its environment at startup.
+"""The operator process's own configuration: its environment, read once at startup.
+
+`load()` is the only reader of the operator's environment; the startup handler calls it once
+and passes what it needs down (the bots' defaults, the webhook server, the metrics port).
 
 - `FLASH_GREEN_BOT_IMAGE`: bot image when a spec sets none
   (default `ghcr.io/flash-green/flash-green:0.1.0`);
 - `FLASH_GREEN_BOT_IMAGE_PULL_POLICY`: the bots' `imagePullPolicy` (default `IfNotPresent`);
 - `FLASH_GREEN_BOT_SERVICEMONITOR_INTERVAL`, `..._SCRAPE_TIMEOUT`, `..._LABELS`: the bots'
   ServiceMonitors' scrape interval, timeout and extra labels (a JSON object);
+- `OPERATOR_METRICS_PORT`: where the operator serves its own /metrics (unset: not served);
 - `WEBHOOK_CERT_FILE`, `WEBHOOK_KEY_FILE`: TLS certificate and key of the admission webhook
   server; setting both turns it on;
 - `WEBHOOK_PORT` (9443), `WEBHOOK_ADDR` (0.0.0.0), `WEBHOOK_HOST`: where it listens, and the
   host name clients use.
+
+An empty variable counts as unset. A bad value raises `RuntimeConfigError` naming the variable.
 """
 
 from __future__ import annotations
 
-import os
+import json
 from collections.abc import Mapping
+from typing import Annotated, Any
 
 import kopf
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from arbitrage_operator.manifests import DEFAULT_IMAGE, OperatorDefaults
 
 
 class RuntimeConfigError(ValueError):
     """The operator's own environment is inconsistent (reported at startup)."""
 
 
-def webhook_server(environ: Mapping[str, str] | None = None) -> kopf.WebhookServer | None:
-    """The HTTPS admission webhook server, or None when no certificate is configured."""
-    env = os.environ if environ is None else environ
-    cert = env.get("WEBHOOK_CERT_FILE") or None
-    key = env.get("WEBHOOK_KEY_FILE") or None
-    if cert is None and key is None:
-        return None
-    if cert is None or key is None:
-        raise RuntimeConfigError(
-            "set both WEBHOOK_CERT_FILE and WEBHOOK_KEY_FILE to serve the admission webhook"
-        )
-    port_text = env.get("WEBHOOK_PORT") or "9443"
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise RuntimeConfigError(f"WEBHOOK_PORT must be a TCP port number, got {port_text!r}")
-    return kopf.WebhookServer(
-        addr=env.get("WEBHOOK_ADDR") or "0.0.0.0",  # noqa: S104 - the API server reaches it through a Service
-        port=int(port_text),
-        host=env.get("WEBHOOK_HOST") or None,
-        certfile=cert,
-        pkeyfile=key,
+def _env(name: str, default: Any, description: str) -> Any:
+    return Field(default, validation_alias=name, description=description)
+
+
+class OperatorSettings(BaseSettings):
+    """Every variable of the operator's own environment, typed (see the module docstring)."""
+
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", frozen=True)
+
+    bot_image: str = _env("FLASH_GREEN_BOT_IMAGE", DEFAULT_IMAGE, "Image of bots whose spec sets none.")
+    bot_image_pull_policy: str = _env(
+        "FLASH_GREEN_BOT_IMAGE_PULL_POLICY", "IfNotPresent", "The bots' imagePullPolicy."
     )
+    scrape_interval: str = _env(
+        "FLASH_GREEN_BOT_SERVICEMONITOR_INTERVAL", "30s", "Scrape interval of the bots' ServiceMonitors."
+    )
+    scrape_timeout: str = _env(
+        "FLASH_GREEN_BOT_SERVICEMONITOR_SCRAPE_TIMEOUT", "10s", "Scrape timeout of the bots' ServiceMonitors."
+    )
+    servicemonitor_labels: Annotated[dict[str, str], NoDecode] = _env(
+        "FLASH_GREEN_BOT_SERVICEMONITOR_LABELS", {}, "Extra labels of the bots' ServiceMonitors (JSON)."
+    )
+    metrics_port: int | None = _env("OPERATOR_METRICS_PORT", None, "Port of the operator's /metrics.")
+    webhook_cert_file: str | None = _env("WEBHOOK_CERT_FILE", None, "TLS certificate of the webhook.")
+    webhook_key_file: str | None = _env("WEBHOOK_KEY_FILE", None, "TLS key of the webhook.")
+    webhook_port: int = _env("WEBHOOK_PORT", 9443, "Port the webhook listens on.")
+    # The API server reaches the webhook through a Service, so it listens on every address.
+    webhook_addr: str = _env("WEBHOOK_ADDR", "0.0.0.0", "Address the webhook listens on.")  # noqa: S104
+    webhook_host: str | None = _env("WEBHOOK_HOST", None, "Host name the webhook's clients use.")
+
+    @field_validator("servicemonitor_labels", mode="before")
+    @classmethod
+    def _labels(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return {str(k): str(v) for k, v in dict(json.loads(value)).items()}
+        except (ValueError, TypeError) as exc:
+            raise ValueError("must be a JSON object of labels") from exc
+
+    @field_validator("metrics_port", "webhook_port", mode="before")
+    @classmethod
+    def _port(cls, value: Any) -> Any:
+        if value is None or isinstance(value, int):
+            return value
+        text = str(value).strip()
+        if not text.isdigit() or not 0 < int(text) < 65536:
+            raise ValueError("must be a TCP port number (1-65535)")
+        return int(text)
+
+    @model_validator(mode="after")
+    def _webhook_pair(self) -> OperatorSettings:
+        if (self.webhook_cert_file is None) != (self.webhook_key_file is None):
+            raise ValueError("set both WEBHOOK_CERT_FILE and WEBHOOK_KEY_FILE to serve the admission webhook")
+        return self
+
+    def bot_defaults(self) -> OperatorDefaults:
+        """The operator-wide defaults of every bot's children."""
+        return OperatorDefaults(
+            image=self.bot_image,
+            image_pull_policy=self.bot_image_pull_policy,
+            scrape_interval=self.scrape_interval,
+            scrape_timeout=self.scrape_timeout,
+            servicemonitor_labels=dict(self.servicemonitor_labels),
+        )
+
+    def webhook_server(self) -> kopf.WebhookServer | None:
+        """The HTTPS admission webhook server, or None when no certificate is configured."""
+        if self.webhook_cert_file is None or self.webhook_key_file is None:
+            return None
+        return kopf.WebhookServer(
+            addr=self.webhook_addr,
+            port=self.webhook_port,
+            host=self.webhook_host,
+            certfile=self.webhook_cert_file,
+            pkeyfile=self.webhook_key_file,
+        )
+
+
+def load(environ: Mapping[str, str] | None = None) -> OperatorSettings:
+    """The operator's settings from its process environment (or from `environ`, for tests).
+
+    Raises `RuntimeConfigError` naming every bad variable.
+    """
+    try:
+        if environ is None:
+            return OperatorSettings()
+        # The same rules as the process environment: empty means unset, unknown names are ignored.
+        return OperatorSettings.model_validate({k: v for k, v in environ.items() if v != ""})
+    except ValidationError as exc:
+        raise RuntimeConfigError("; ".join(_describe(error) for error in exc.errors())) from None
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not error["loc"]:
+        return message
+    return f"{error['loc'][0]} {message}, got {error['input']!r}"

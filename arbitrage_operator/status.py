@@ -16,7 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from arbitrage_operator.spec import BotConfig, get_path
+from arbitrage_operator.spec import BotConfig
+from arbitrage_operator.spec_fields import PAUSED, get_path
 from bot.config import Settings
 from bot.domain.window import is_weekend, parse_window
 
@@ -117,7 +118,7 @@ def trading_condition(
                 "fixed.",
             )
         return Condition("Trading", "False", "ConfigInvalid", "The spec is invalid; no bot runs.")
-    if spec.get("paused") is True:
+    if get_path(spec, PAUSED.path) is True:
         return Condition(
             "Trading",
             "False",
@@ -189,23 +190,11 @@ def phase(conditions: Iterable[Mapping[str, Any]] | None, spec: Mapping[str, Any
         return "Invalid"
     if ready is None or ready.get("status") != "True":
         return "Starting"
-    if spec.get("paused") is True:
+    if get_path(spec, PAUSED.path) is True:
         return "Paused"
     if trading is not None and trading.get("status") == "True":
         return "Trading"
     return "Idle"
-
-
-def same_conditions(a: Iterable[Mapping[str, Any]] | None, b: Iterable[Mapping[str, Any]] | None) -> bool:
-    """True when two lists say the same thing (type, status, reason, message, generation)."""
-
-    def key(items: Iterable[Mapping[str, Any]] | None) -> list[tuple[Any, ...]]:
-        return sorted(
-            (c.get("type"), c.get("status"), c.get("reason"), c.get("message"), c.get("observedGeneration"))
-            for c in items or []
-        )
-
-    return key(a) == key(b)
 
 
 def bot_status(
@@ -239,9 +228,9 @@ def refreshed_trading(
     """The status fields to write when the clock alone changed Trading; None when nothing changed."""
     conditions = list((existing or {}).get("conditions") or [])
     valid = condition_of(conditions, "ConfigValid")
-    ready = condition_of(conditions, "Ready")
     if valid is None:
         return None  # never reconciled yet: the reconciliation writes everything
+    ready = condition_of(conditions, "Ready")
     trading = trading_condition(
         spec,
         config_valid=valid.get("status") == "True",
@@ -249,11 +238,7 @@ def refreshed_trading(
         now=now,
     )
     current = condition_of(conditions, "Trading")
-    if current is not None and (current.get("status"), current.get("reason"), current.get("message")) == (
-        trading.status,
-        trading.reason,
-        trading.message,
-    ):
+    if _says(current, trading):
         return None
     generation = current.get("observedGeneration") if current is not None else valid.get("observedGeneration")
     merged = merge_conditions(conditions, [trading], generation=generation, now=now_rfc3339(now))
@@ -274,17 +259,21 @@ def refreshed_ready(
         return None  # never reconciled yet: the reconciliation writes everything
     config_valid = valid.get("status") == "True"
     ready = ready_condition(deployment, config_valid=config_valid)
-    current = condition_of(conditions, "Ready")
-    if current is not None and (current.get("status"), current.get("reason"), current.get("message")) == (
-        ready.status,
-        ready.reason,
-        ready.message,
-    ):
+    if _says(condition_of(conditions, "Ready"), ready):
         return None
     trading = trading_condition(spec, config_valid=config_valid, ready=ready.status == "True", now=now)
     generation = valid.get("observedGeneration")
     merged = merge_conditions(conditions, [ready, trading], generation=generation, now=now_rfc3339(now))
     return {"conditions": merged, "phase": phase(merged, spec)}
+
+
+def _says(current: Mapping[str, Any] | None, condition: Condition) -> bool:
+    """True when a written condition already says what `condition` says (times aside)."""
+    return current is not None and (current.get("status"), current.get("reason"), current.get("message")) == (
+        condition.status,
+        condition.reason,
+        condition.message,
+    )
 
 
 # Every reason a condition can carry, for the docs and the tests (one place).

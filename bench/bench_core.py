@@ -1,7 +1,9 @@
 """Decision-path and full-cycle latency, each against a floor measured in the same run.
 
-- decision: quotes in, decision out, guards included (`bot.domain.decision.decide`); floor: the
-  bare Decimal arithmetic of one decision (spread, fees, profit) with no structure around it.
+- decision: quotes in, decision out, guards included: `bot.domain.decision.decide`, the function
+  `Orchestrator` calls every cycle, with the `Limits` production builds (`limits_from` on default
+  settings but the ones named in `DECISION_ENV`); floor: the bare Decimal arithmetic of one
+  decision (spread, fees, profit) with no structure around it.
 - cycle: a full simulated cycle that trades, journal write included (SQLite WAL,
   synchronous=FULL, EXEC_LATENCY_MS=0); floor: one such durable SQLite transaction alone.
 
@@ -15,31 +17,26 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 from pathlib import Path
 
 from bench.figures import figure, median, percentile
-from bot.domain.decision import Limits, decide
+from bot.domain.decision import decide, limits_from
 from bot.domain.market import Book, Level
-from bot.domain.window import parse_window
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-LIMITS = Limits(
-    window=parse_window("05:00-21:00"),
-    allow_weekend=False,
-    max_daily_loss=D("500"),
-    loan_limit=D("100000"),
-    max_notional=D("10000"),
-    max_position=D("50"),
-    min_profit=D("1"),
-    kelly_bank=D("50000"),
-    power_fee_bp=D("5"),
-    futures_fee_bp=D("2"),
-    loan_fee_bp=D("9"),
-    gas=D("0.50"),
-    max_quote_age_ms=2000,
-)
+# the risk settings the decision is timed under (the rest, fees included, are the defaults)
+DECISION_ENV = {
+    "TRADING_WINDOW_UTC": "05:00-21:00",
+    "MAX_DAILY_LOSS_GBP": "500",
+    "LOAN_LIMIT_GBP": "100000",
+    "MAX_NOTIONAL_PER_TRADE": "10000",
+    "MAX_POSITION_MWH": "50",
+    "MIN_PROFIT_GBP": "1",
+    "KELLY_BANK_GBP": "50000",
+}
 
 
 def _books() -> tuple[Book, Book]:
@@ -48,7 +45,7 @@ def _books() -> tuple[Book, Book]:
     return Book("sim-power", "P", (), asks, NOW), Book("sim-futures", "F", bids, (), NOW)
 
 
-def _time_ns(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
+def _time_ns(fn: Callable[[], None], n: int) -> list[float]:
     out = []
     clock = time.perf_counter_ns
     for _ in range(n):
@@ -59,11 +56,15 @@ def _time_ns(fn, n: int) -> list[float]:  # type: ignore[no-untyped-def]
 
 
 def bench_decision(n: int = 50_000) -> list[dict[str, object]]:
+    from bot.config import Settings
+
+    with tempfile.TemporaryDirectory() as tmp:
+        limits = limits_from(Settings.from_mapping({"DATA_DIR": tmp, **DECISION_ENV}))
     power, futures = _books()
     loss = D(0)
 
     def one() -> None:
-        decide(NOW, power, futures, LIMITS, trading_enabled=True, daily_loss=loss)
+        decide(NOW, power, futures, limits, trading_enabled=True, daily_loss=loss)
 
     ask, bid, qty = D("50.00"), D("53.00"), D("20")
     fee = (D("5") + D("2") + D("9")) / D(10000)
@@ -116,7 +117,6 @@ class _SteppingClock:
 def bench_cycle(trades: int = 1000) -> list[dict[str, object]]:
     """Cycles on a simulated market whose basis always pays, so every measured cycle trades."""
     from bot.config import Settings
-    from bot.domain.decision import limits_from
     from bot.journal import Journal
     from bot.loans.simulated import build_simulated_loan
     from bot.markets.model import MarketParams

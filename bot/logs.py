@@ -9,6 +9,8 @@ from collections.abc import Iterable
 
 from pythonjsonlogger.json import JsonFormatter
 
+from bot.redaction import SecretMask
+
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
@@ -23,14 +25,10 @@ class RedactSecrets(logging.Formatter):
     def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
         super().__init__()
         self.inner = inner
-        self._secrets = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        self._mask = SecretMask(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
-        text = self.inner.format(record)
-        for secret in self._secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
+        return self._mask(self.inner.format(record))
 
 
 class _TextWithFields(logging.Formatter):

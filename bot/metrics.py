@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from bot.domain.decision import Block, spread
+from bot.domain.market import Book
+
+# every `reason` label of trades_blocked: the guards' and quote checks' first, then the saga's
 BLOCK_REASONS = (
-    "outside_window",
-    "weekend",
-    "trading_disabled",
-    "daily_loss_limit",
-    "stale_quote",
-    "missing_quote",
+    *(block.value for block in Block),
     "loan_refused",
     "power_rejected",
     "futures_rejected",
@@ -23,6 +24,7 @@ BLOCK_REASONS = (
     "error",
 )
 OUTCOMES = ("traded", "no_trade", "blocked", "unwound", "failed")
+OTHER_REASON = "error"  # the label of a failure whose reason is not one of BLOCK_REASONS
 
 
 class BotMetrics:
@@ -30,46 +32,39 @@ class BotMetrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.trades_blocked = Counter(
-            "trades_blocked", "Cycles blocked or unwound, by reason.", ["reason"], registry=r
+        counter = partial(Counter, registry=self.registry)
+        gauge = partial(Gauge, registry=self.registry)
+        self.trades_blocked = counter("trades_blocked", "Cycles blocked or unwound, by reason.", ["reason"])
+        self.trades_executed = counter("trades_executed", "Cycles that traded both legs.")
+        self.profit_positive = counter("profit_positive", "Sum of winning cycles' net PnL, GBP.")
+        self.profit_negative = counter(
+            "profit_negative", "Sum of losing cycles' losses (positive number), GBP."
         )
-        self.trades_executed = Counter("trades_executed", "Cycles that traded both legs.", registry=r)
-        self.profit_positive = Counter("profit_positive", "Sum of winning cycles' net PnL, GBP.", registry=r)
-        self.profit_negative = Counter(
-            "profit_negative", "Sum of losing cycles' losses (positive number), GBP.", registry=r
+        self.cycles = counter("cycles", "Cycles run, by outcome.", ["outcome"])
+        self.trade_partial_failures = counter(
+            "trade_partial_failures", "Cycles whose futures leg filled only part of the power leg."
         )
-        self.cycles = Counter("cycles", "Cycles run, by outcome.", ["outcome"], registry=r)
-        self.trade_partial_failures = Counter(
-            "trade_partial_failures",
-            "Cycles whose futures leg filled only part of the power leg.",
-            registry=r,
+        self.journal_errors = counter("journal_errors", "Journal writes that failed.")
+        self.daily_loss = gauge("daily_loss", "Net realised loss of the current UTC day (0 when up), GBP.")
+        self.daily_pnl = gauge("daily_pnl", "Realised net PnL of the current UTC day, GBP.")
+        self.daily_loss_limit = gauge("daily_loss_limit", "MAX_DAILY_LOSS_GBP, GBP.")
+        self.last_spread = gauge("last_spread", "Futures best bid minus power best ask, GBP/MWh.")
+        self.last_power_ask = gauge("last_power_ask", "Power best ask, GBP/MWh.")
+        self.last_futures_bid = gauge("last_futures_bid", "Futures best bid, GBP/MWh.")
+        self.market_data_age = gauge(
+            "market_data_age_seconds", "Age of the last book read, per leg.", ["leg"]
         )
-        self.journal_errors = Counter("journal_errors", "Journal writes that failed.", registry=r)
-        self.daily_loss = Gauge(
-            "daily_loss", "Net realised loss of the current UTC day (0 when up), GBP.", registry=r
+        self.trading_window_open = gauge("trading_window_open", "1 inside the trading window.")
+        self.trading_enabled = gauge("trading_enabled", "1 unless TRADING_ENABLED=0 (paused).")
+        self.last_trade_timestamp = gauge(
+            "last_trade_timestamp_seconds", "Unix time of the last executed trade."
         )
-        self.daily_pnl = Gauge("daily_pnl", "Realised net PnL of the current UTC day, GBP.", registry=r)
-        self.daily_loss_limit = Gauge("daily_loss_limit", "MAX_DAILY_LOSS_GBP, GBP.", registry=r)
-        self.last_spread = Gauge("last_spread", "Futures best bid minus power best ask, GBP/MWh.", registry=r)
-        self.last_power_ask = Gauge("last_power_ask", "Power best ask, GBP/MWh.", registry=r)
-        self.last_futures_bid = Gauge("last_futures_bid", "Futures best bid, GBP/MWh.", registry=r)
-        self.market_data_age = Gauge(
-            "market_data_age_seconds", "Age of the last book read, per leg.", ["leg"], registry=r
-        )
-        self.trading_window_open = Gauge("trading_window_open", "1 inside the trading window.", registry=r)
-        self.trading_enabled = Gauge("trading_enabled", "1 unless TRADING_ENABLED=0 (paused).", registry=r)
-        self.last_trade_timestamp = Gauge(
-            "last_trade_timestamp_seconds", "Unix time of the last executed trade.", registry=r
-        )
-        self.info = Gauge(
-            "orchestrator_info", "Constant 1, labelled.", ["bot", "mode", "version"], registry=r
-        )
+        self.info = gauge("orchestrator_info", "Constant 1, labelled.", ["bot", "mode", "version"])
         self.cycle_duration = Histogram(
             "cycle_duration_seconds",
             "Wall time of one cycle, guards to journal.",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-            registry=r,
+            registry=self.registry,
         )
         for reason in BLOCK_REASONS:
             self.trades_blocked.labels(reason=reason)
@@ -77,6 +72,36 @@ class BotMetrics:
             self.cycles.labels(outcome=outcome)
         for leg in ("power", "futures"):
             self.market_data_age.labels(leg=leg)
+
+    def observe_books(self, power: Book | None, futures: Book | None, now: datetime) -> None:
+        """Age and top of each book read, and the spread when both sides are there."""
+        if power is not None:
+            self.market_data_age.labels(leg="power").set((now - power.at).total_seconds())
+            if power.asks:
+                self.last_power_ask.set(float(power.asks[0].price))
+        if futures is not None:
+            self.market_data_age.labels(leg="futures").set((now - futures.at).total_seconds())
+            if futures.bids:
+                self.last_futures_bid.set(float(futures.bids[0].price))
+        if power is not None and futures is not None and power.asks and futures.bids:
+            self.last_spread.set(float(spread(power, futures)))
+
+    def record_blocked(self, reason: str) -> None:
+        """A cycle stopped before any order was sent (guards, quotes, a broken journal)."""
+        self.trades_blocked.labels(reason=reason).inc()
+        self.cycles.labels(outcome="blocked").inc()
+
+    def record_finished(
+        self, outcome: str, reason: str | None, net: Decimal, traded_at: datetime | None
+    ) -> None:
+        """A cycle that sent orders: its outcome, net PnL and, when it did not trade, why."""
+        self.record_pnl(net)
+        self.cycles.labels(outcome=outcome).inc()
+        if traded_at is not None:
+            self.trades_executed.inc()
+            self.last_trade_timestamp.set(traded_at.timestamp())
+        elif reason:
+            self.trades_blocked.labels(reason=reason if reason in BLOCK_REASONS else OTHER_REASON).inc()
 
     def record_pnl(self, net: Decimal) -> None:
         """Count a finished cycle's net PnL into the positive or negative counter."""

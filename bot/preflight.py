@@ -39,22 +39,15 @@ def run_preflight(env_file: str | Path | None = ".env") -> Report:
     try:
         settings = Settings(_env_file=env_file)
     except ConfigError as exc:
-        report.problems += exc.problems
+        report.problems += exc.messages
         return report
     _describe(settings, report)
-    _check_adapters(settings, report)
     _check_journal(settings, report)
     return report
 
 
 def _describe(settings: Settings, report: Report) -> None:
-    toggles = {
-        "USE_LIVE_FEED": settings.use_live_feed,
-        "USE_POWERLEDGER_LIVE": settings.use_powerledger_live,
-        "USE_ICE_LIVE": settings.use_ice_live,
-        "USE_WEB3_LOAN": settings.use_web3_loan,
-    }
-    on = [name for name, value in toggles.items() if value] or ["none (simulated markets and loan)"]
+    on = settings.live_toggles or ["none (simulated markets and loan)"]
     backend: str = settings.secrets_backend or "none (environment only)"
     if settings.secrets_backend == "vault":
         backend += f" at {settings.vault_addr}, path {settings.vault_secret_path}: reached"
@@ -75,21 +68,6 @@ def _describe(settings: Settings, report: Report) -> None:
         f"API credentials: {'API_KEY' if settings.api_key else 'no API_KEY'}"
         f"{', OIDC' if settings.oidc_jwks_url else ''}",
     ]
-
-
-def _check_adapters(settings: Settings, report: Report) -> None:
-    from bot.orchestrator.wiring import LIVE_ADAPTERS
-
-    for name, on in (
-        ("USE_LIVE_FEED", settings.use_live_feed),
-        ("USE_POWERLEDGER_LIVE", settings.use_powerledger_live),
-        ("USE_ICE_LIVE", settings.use_ice_live),
-        ("USE_WEB3_LOAN", settings.use_web3_loan),
-    ):
-        if on and name not in LIVE_ADAPTERS:
-            report.problems.append(
-                f"{name}=1: the live adapter is not available in this version; set {name}=0"
-            )
 
 
 def _check_journal(settings: Settings, report: Report) -> None:

@@ -12,10 +12,11 @@ HEADER = """# Configuration
 
 Every setting the bot reads, by environment variable. This page is generated from
 `bot.config.Settings` (`flash-green settings --markdown > docs/configuration.md`); a test fails
-when the two disagree. Values come from, in order of precedence: the process environment, then
-the `.env` file (or the file passed with `--env-file`). When `SECRETS_BACKEND` is set, the
-secret fields marked *fetched* are read from Vault or AWS Secrets Manager when the environment
-leaves them unset (see [secrets.md](secrets.md)). List settings take `a,b`.
+when the two disagree. Values come from, in order of precedence: the process environment, the
+`.env` file (or the file passed with `--env-file`), then mounted secret files in `SECRETS_DIR`
+(one file per variable). When `SECRETS_BACKEND` is set, the secret fields marked *fetched* are read
+from Vault or AWS Secrets Manager when no source above sets them (see [secrets.md](secrets.md)).
+List settings take `a,b`.
 
 Any missing credential for an enabled toggle, or any malformed value, stops the bot at start-up
 with one error naming every problem by its variable. Secret values never appear in `repr`,
@@ -23,10 +24,13 @@ logs, errors or metrics.
 
 Settings marked *(new)* were not in the original README: they come from the original code
 (risk and simulation) or were added here; the CRD column gives the `ArbitrageBot` spec path the
-operator sets it from.
+operator sets it from. The *API override* column says what the control plane may do with a
+setting when it starts the trading loop (see [api.md](api.md)): `lower` or `higher` only in that
+direction, `off` only switch off, `narrower` only a window inside the running one, `any` any valid
+value, `never` nothing.
 
-| Variable | Default | Required when | Secret | CRD field | Description |
-| --- | --- | --- | --- | --- | --- |
+| Variable | Default | Required when | Secret | CRD field | API override | Description |
+| --- | --- | --- | --- | --- | --- | --- |
 """
 
 ORIGINAL_README = {
@@ -84,6 +88,7 @@ def render_markdown() -> str:
         new = "" if info.env in ORIGINAL_README else " *(new)*"
         rows.append(
             f"| `{info.env}`{new} | {_default(info.default)} | {'; '.join(info.required_by) or '—'} | "
-            f"{secret} | {f'`{info.crd}`' if info.crd else '—'} | {info.description.replace('|', '/')} |"
+            f"{secret} | {f'`{info.crd}`' if info.crd else '—'} | {info.override} | "
+            f"{info.description.replace('|', '/')} |"
         )
     return HEADER + "\n".join(rows) + "\n"

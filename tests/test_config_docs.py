@@ -6,6 +6,7 @@ import pytest
 
 from bot.config import ConfigError, Settings, catalog, is_placeholder, parse_env_file
 from bot.settings_doc import render_markdown
+from tests.fixtures.config_problems import other_problems, unbuilt_toggles
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,7 +45,9 @@ def test_config_original_defaults_are_kept() -> None:
     assert s.trading_enabled and not s.allow_weekend_trading and s.trading_window_utc == "05:00-21:00"
     assert (s.metrics_port, s.api_port, s.order_timeout_secs, s.exec_latency_ms) == (8000, 8002, 30, 100)
     assert (s.slippage_bp, s.book_levels, s.book_size_mwh) == (5, 5, 100)
-    assert s.ice_symbol == "UK_BASELOAD_Q2_2025" and s.hardhat_rpc == "http://127.0.0.1:8545"
+    # the original's ICE_SYMBOL (an expired contract) and HARDHAT_RPC (loopback) were defaults; a
+    # toggle's required settings have none, as its README's table says
+    assert s.ice_symbol is None and s.hardhat_rpc is None
     assert s.futures_live_adapter == "ice_rest" and str(s.order_poll_interval) == "1.0"
 
 
@@ -74,7 +77,7 @@ def test_config_staging_template_filled_in_is_valid() -> None:
     assert settings.secrets_backend == "vault" and settings.simulated
 
 
-def test_config_production_template_filled_in_is_valid() -> None:
+def test_config_production_template_filled_in_is_refused_only_for_adapters_not_built() -> None:
     values = parse_env_file(REPO / "env.production.example")
     fill = {
         "LIVE_EXCHANGE": "binance",
@@ -95,5 +98,12 @@ def test_config_production_template_filled_in_is_valid() -> None:
         "DATABASE_URL": "postgresql+psycopg://bot@db:5432/journal",
     }
     values.update(fill)
-    settings = Settings.from_mapping(values)
-    assert settings.use_web3_loan and settings.secrets_backend == "aws"
+    with pytest.raises(ConfigError) as err:
+        Settings.from_mapping(values)
+    assert other_problems(err.value) == []
+    assert unbuilt_toggles(err.value) == {
+        "USE_LIVE_FEED",
+        "USE_POWERLEDGER_LIVE",
+        "USE_ICE_LIVE",
+        "USE_WEB3_LOAN",
+    }

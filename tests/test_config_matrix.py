@@ -27,6 +27,7 @@ from bot.config import (
     Settings,
     catalog,
 )
+from tests.fixtures.config_problems import other_problems, unbuilt_toggles
 from tests.fixtures.secret_backends import (
     FNALITY_SETTINGS,
     TOGGLE_SETTINGS,
@@ -84,27 +85,30 @@ def test_config_catalog_covers_every_toggle_requirement() -> None:
 
 
 @pytest.mark.parametrize("toggle", TOGGLES)
-def test_config_each_toggle_alone_with_full_credentials_is_valid(
+def test_config_each_toggle_alone_with_full_credentials_is_refused_only_for_its_missing_adapter(
     monkeypatch: pytest.MonkeyPatch, toggle: str
 ) -> None:
-    # given one toggle on with every credential it requires
+    # given one toggle on with every credential it requires, in a version without its live adapter
     _set(monkeypatch, {toggle: "1", **TOGGLE_SETTINGS[toggle]})
     # when the settings are built
-    settings = Settings()
-    # then that toggle is on, the others off, and the bot is not simulated
-    for other in TOGGLES:
-        assert getattr(settings, other.lower()) is (other == toggle)
-    assert settings.simulated is False
+    error = _build_error()
+    # then the credentials satisfy it and the one problem is the adapter, with the way back to simulation
+    assert other_problems(error) == []
+    assert unbuilt_toggles(error) == {toggle}
+    assert f"set {toggle}=0" in str(error)
 
 
-def test_config_all_toggles_together_with_full_credentials_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_all_toggles_together_with_full_credentials_name_every_missing_adapter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # given every toggle on with every credential
     for toggle in TOGGLES:
         _set(monkeypatch, {toggle: "true", **TOGGLE_SETTINGS[toggle]})
     # when the settings are built
-    settings = Settings()
-    # then all four are on
-    assert all(getattr(settings, toggle.lower()) for toggle in TOGGLES)
+    error = _build_error()
+    # then all four are refused in one error, for their adapters only
+    assert other_problems(error) == []
+    assert unbuilt_toggles(error) == set(TOGGLES)
 
 
 def test_config_no_toggle_means_simulated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,9 +135,9 @@ def test_config_each_missing_credential_is_named_with_its_toggle(
     # when the settings are built
     error = _build_error()
     # then exactly one problem names exactly that variable and the toggle
-    assert len(error.problems) == 1
-    problem = error.problems[0]
-    assert problem.startswith(f"{missing} is required when {toggle}=1")
+    problems = other_problems(error)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{missing} is required when {toggle}=1")
     for other in TOGGLE_REQUIREMENTS[toggle]:
         if other != missing:
             assert other not in str(error)
@@ -149,8 +153,8 @@ def test_config_all_missing_credentials_are_listed_in_one_error(monkeypatch: pyt
     error = _build_error()
     # then the single error names every one of them, one problem each
     for env in required:
-        assert sum(problem.startswith(f"{env} is required") for problem in error.problems) == 1, env
-    assert len(error.problems) == len(required)
+        assert sum(problem.startswith(f"{env} is required") for problem in other_problems(error)) == 1, env
+    assert len(other_problems(error)) == len(required)
 
 
 def test_config_missing_credential_error_says_who_issues_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,17 +164,17 @@ def test_config_missing_credential_error_says_who_issues_it(monkeypatch: pytest.
     # when the settings are built
     error = _build_error()
     # then the problem tells the user what to set and who issues it
-    assert "set ICE_API_SECRET (issued by ICE to the trading desk)" in error.problems[0]
+    assert "set ICE_API_SECRET (issued by ICE to the trading desk)" in other_problems(error)[0]
 
 
 def test_config_ice_live_with_fnality_adapter_needs_fnality_not_ice(monkeypatch: pytest.MonkeyPatch) -> None:
     # given USE_ICE_LIVE with the repo adapter, repo credentials and no ICE credential at all
     _set(monkeypatch, {"USE_ICE_LIVE": "1", "FUTURES_LIVE_ADAPTER": "fnality_repo", **FNALITY_SETTINGS})
     # when the settings are built
-    settings = Settings()
-    # then it is valid: the ICE credentials are not required
-    assert settings.futures_live_adapter == "fnality_repo"
-    assert settings.ice_api_key is None
+    error = _build_error()
+    # then no ICE credential is asked for: only the repo adapter, not in this version, is refused
+    assert other_problems(error) == []
+    assert "Fnality repo-venue futures adapter" in str(error)
 
 
 @pytest.mark.parametrize("missing", FNALITY_REQUIREMENTS)
@@ -191,8 +195,8 @@ def test_config_ice_live_with_fnality_adapter_names_each_missing_fnality_setting
     # when the settings are built
     error = _build_error()
     # then only the repo setting is named, with the adapter as the reason
-    assert len(error.problems) == 1
-    assert error.problems[0].startswith(
+    assert len(other_problems(error)) == 1
+    assert other_problems(error)[0].startswith(
         f"{missing} is required when USE_ICE_LIVE=1 with FUTURES_LIVE_ADAPTER=fnality_repo"
     )
 
@@ -203,7 +207,7 @@ def test_config_ice_live_with_fnality_adapter_never_asks_for_ice(monkeypatch: py
     # when the settings are built
     error = _build_error()
     # then every FNALITY_* setting is asked for and no ICE_* one
-    assert sorted(p.split(" ", 1)[0] for p in error.problems) == sorted(FNALITY_REQUIREMENTS)
+    assert sorted(p.split(" ", 1)[0] for p in other_problems(error)) == sorted(FNALITY_REQUIREMENTS)
 
 
 # -- every documented name is read -----------------------------------------------------------------
@@ -258,6 +262,7 @@ def _non_default(row: SettingInfo, tmp_path: Path, vault: VaultKvServer | None) 
     if kind is SecretStr:
         return {env: f"{env.lower()}-value-7c1"}, f"{env.lower()}-value-7c1"
     if kind is Path:
+        (tmp_path / "journal-dir").mkdir(exist_ok=True)
         return {env: str(tmp_path / "journal-dir")}, tmp_path / "journal-dir"
     if typing.get_origin(kind) is list:
         return {env: "alpha,beta"}, ["alpha", "beta"]
@@ -280,6 +285,10 @@ def test_config_every_documented_name_is_read_from_the_environment(
     values, expected = _non_default(row, tmp_path, vault)
     assert expected != row.default
     _set(monkeypatch, values)
+    if row.env in TOGGLES:
+        # when the settings are built, then the toggle was read: its missing adapter is refused
+        assert unbuilt_toggles(_build_error()) == {row.env}
+        return
     # when the settings are built
     settings = Settings()
     # then the field carries that value (a name documented but never read would keep its default)
@@ -358,7 +367,7 @@ def test_config_malformed_value_gives_config_error_naming_it(
     error = _build_error()
     # then a ConfigError (a ValueError) names the variable, with no traceback or library text chained
     assert isinstance(error, ValueError)
-    assert any(named in problem for problem in error.problems), error.problems
+    assert any(named in problem for problem in error.messages), error.messages
     assert error.__cause__ is None
     assert error.__suppress_context__ or error.__context__ is None
     assert "Traceback" not in str(error)
@@ -371,7 +380,7 @@ def test_config_notional_above_loan_limit_names_both_and_the_fix(monkeypatch: py
     # when the settings are built
     error = _build_error()
     # then the problem names both values and what to change
-    assert error.problems == [
+    assert error.messages == [
         "MAX_NOTIONAL_PER_TRADE (25000) must not exceed LOAN_LIMIT_GBP (20000): "
         "lower MAX_NOTIONAL_PER_TRADE or raise LOAN_LIMIT_GBP"
     ]
@@ -421,15 +430,15 @@ def test_config_overnight_window_is_closed_at_midday(monkeypatch: pytest.MonkeyP
 
 
 def test_config_env_file_passed_to_settings_is_loaded(tmp_path: Path) -> None:
-    # given an env file elsewhere holding a toggle, its credentials and a limit
+    # given an env file elsewhere holding venue credentials and a limit
     env_file = tmp_path / "staging.env"
-    lines = ["# staging", "USE_ICE_LIVE=1", "LOAN_LIMIT_GBP=250000"]
+    lines = ["# staging", "LOAN_LIMIT_GBP=250000"]
     lines += [f"{k}={v}" for k, v in TOGGLE_SETTINGS["USE_ICE_LIVE"].items()]
     env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
     # when the settings are built from that path
     settings = Settings(env_file)
     # then its values are in effect
-    assert settings.use_ice_live is True
+    assert settings.ice_symbol == TOGGLE_SETTINGS["USE_ICE_LIVE"]["ICE_SYMBOL"]
     assert settings.loan_limit_gbp == Decimal("250000")
     assert _plain(settings.ice_api_secret) == TOGGLE_SETTINGS["USE_ICE_LIVE"]["ICE_API_SECRET"]
 
@@ -462,21 +471,21 @@ def test_config_env_file_problems_are_reported_like_environment_ones(tmp_path: P
     with pytest.raises(ConfigError) as excinfo:
         Settings(env_file)
     # then the variable is named
-    assert any(p.startswith("TRADING_WINDOW_UTC") for p in excinfo.value.problems)
+    assert any(p.startswith("TRADING_WINDOW_UTC") for p in excinfo.value.messages)
 
 
 # -- secrets stay secret -----------------------------------------------------------------------------
 
 
-def _everything_on(monkeypatch: pytest.MonkeyPatch) -> None:
+def _every_secret_set(monkeypatch: pytest.MonkeyPatch) -> None:
     for toggle in TOGGLES:
-        _set(monkeypatch, {toggle: "1", **TOGGLE_SETTINGS[toggle]})
+        _set(monkeypatch, TOGGLE_SETTINGS[toggle])
     _set(monkeypatch, {"API_KEY": "api-key-secret-3f9e", "DATABASE_PASSWORD": "db-password-secret-a0c4"})
 
 
 def test_config_secret_values_never_in_repr_or_public_view(monkeypatch: pytest.MonkeyPatch) -> None:
     # given every secret set
-    _everything_on(monkeypatch)
+    _every_secret_set(monkeypatch)
     # when the settings are built and printed
     settings = Settings()
     shown = [repr(settings), str(settings), str(settings.public_view()), str(settings.model_dump())]
@@ -487,8 +496,9 @@ def test_config_secret_values_never_in_repr_or_public_view(monkeypatch: pytest.M
 
 
 def test_config_secret_values_never_in_error_text(monkeypatch: pytest.MonkeyPatch) -> None:
-    # given every secret set and the configuration invalid elsewhere
-    _everything_on(monkeypatch)
+    # given every secret set, every toggle on and the configuration invalid elsewhere
+    _every_secret_set(monkeypatch)
+    _set(monkeypatch, dict.fromkeys(TOGGLES, "1"))
     _set(monkeypatch, {"LOAN_LIMIT_GBP": "-1", "TRADING_WINDOW_UTC": "99:99-00:00", "ICE_API_URL": "nope"})
     # when the settings are built
     error = _build_error()
@@ -506,7 +516,7 @@ def test_config_malformed_secret_value_is_named_but_never_shown(env: str) -> Non
     with pytest.raises(ConfigError) as excinfo:
         Settings.from_mapping({env: {"nested": leaked}})  # type: ignore[dict-item]
     # then the variable is named and the value is not shown
-    assert any(problem.startswith(env) for problem in excinfo.value.problems)
+    assert any(problem.startswith(env) for problem in excinfo.value.messages)
     assert leaked not in str(excinfo.value)
 
 
@@ -517,7 +527,7 @@ def test_config_secret_holding_a_template_placeholder_is_reported(monkeypatch: p
     # when the settings are built
     error = _build_error()
     # then the credential is reported as missing
-    assert [p.split(" ", 1)[0] for p in error.problems] == ["LIVE_API_SECRET"]
+    assert [p.split(" ", 1)[0] for p in other_problems(error)] == ["LIVE_API_SECRET"]
 
 
 # -- nothing at import time --------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 from bot.config import ConfigError, Settings
 from bot.secrets import BackendParams, SecretBackendError, fetch_secrets
+from tests.fixtures.config_problems import other_problems, unbuilt_toggles
 from tests.fixtures.secret_backends import AWS_TEST_REGION, TOGGLE_SETTINGS, AwsSecretsStandIn
 
 SECRET_NAME = "flash-green/staging"
@@ -91,17 +92,17 @@ def test_config_environment_value_wins_over_aws_value(
     assert _secret(settings, "lender_key") == AWS_DOCUMENT["LENDER_KEY"]
 
 
-def test_config_toggle_is_valid_when_its_credentials_are_only_in_aws(
+def test_config_toggle_credentials_found_only_in_aws_satisfy_it(
     aws_env: AwsSecretsStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given USE_WEB3_LOAN=1 with only the RPC endpoint in the environment
     monkeypatch.setenv("USE_WEB3_LOAN", "1")
     monkeypatch.setenv("HARDHAT_RPC", TOGGLE_SETTINGS["USE_WEB3_LOAN"]["HARDHAT_RPC"])
     # when the settings are built
-    settings = Settings()
-    # then the contract addresses and key came from the secret
-    assert settings.use_web3_loan is True
-    assert _secret(settings, "flash_loan_receiver") == AWS_DOCUMENT["FLASH_LOAN_RECEIVER"]
+    error = _build_error()
+    # then the contract addresses and key came from the secret: only the adapter, not built yet, is refused
+    assert other_problems(error) == []
+    assert unbuilt_toggles(error) == {"USE_WEB3_LOAN"}
 
 
 def test_config_aws_numbers_keep_their_exact_digits(
@@ -130,7 +131,7 @@ def test_config_aws_missing_secret_names_the_id_region_and_endpoint(
     error = _build_error()
     # then the one problem says what was looked for, where, and what to check
     assert len(error.problems) == 1
-    problem = error.problems[0]
+    problem = error.messages[0]
     assert "AWS Secrets Manager in eu-west-2" in problem
     assert f"endpoint {aws_env.endpoint}" in problem
     assert "'flash-green/typo'" in problem

@@ -10,6 +10,7 @@ from pytest_httpserver import HTTPServer
 
 from bot.config import ConfigError, Settings
 from bot.secrets import BackendParams, SecretBackendError, fetch_secrets
+from tests.fixtures.config_problems import other_problems, unbuilt_toggles
 from tests.fixtures.secret_backends import TOGGLE_SETTINGS, VAULT_TEST_TOKEN, VaultKvServer
 
 VAULT_DOCUMENT = {
@@ -144,7 +145,7 @@ def test_config_vault_key_names_match_whatever_their_case(vault_env: VaultKvServ
 # -- validation runs after hydration -------------------------------------------------------------
 
 
-def test_config_toggle_is_valid_when_its_credentials_are_only_in_vault(
+def test_config_toggle_credentials_found_only_in_vault_satisfy_it(
     vault_env: VaultKvServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given USE_LIVE_FEED=1 with the exchange and symbol in the environment, key and secret in Vault
@@ -152,10 +153,11 @@ def test_config_toggle_is_valid_when_its_credentials_are_only_in_vault(
     monkeypatch.setenv("LIVE_EXCHANGE", "binance")
     monkeypatch.setenv("LIVE_SYMBOL", "BTC/USDT")
     # when the settings are built
-    settings = Settings()
-    # then validation passes with the hydrated credentials
-    assert settings.use_live_feed is True
-    assert _secret(settings, "live_api_secret") == VAULT_DOCUMENT["LIVE_API_SECRET"]
+    with pytest.raises(ConfigError) as excinfo:
+        Settings()
+    # then the hydrated credentials satisfy it: only the adapter, not built yet, is refused
+    assert other_problems(excinfo.value) == []
+    assert unbuilt_toggles(excinfo.value) == {"USE_LIVE_FEED"}
 
 
 def test_config_credential_missing_from_vault_is_named_in_the_error(
@@ -165,13 +167,15 @@ def test_config_credential_missing_from_vault_is_named_in_the_error(
     vault_env.put("flash-green", {k: v for k, v in VAULT_DOCUMENT.items() if k != "ICE_API_SECRET"})
     monkeypatch.setenv("USE_ICE_LIVE", "1")
     monkeypatch.setenv("ICE_API_URL", TOGGLE_SETTINGS["USE_ICE_LIVE"]["ICE_API_URL"])
+    monkeypatch.setenv("ICE_SYMBOL", TOGGLE_SETTINGS["USE_ICE_LIVE"]["ICE_SYMBOL"])
     # when the settings are built
     with pytest.raises(ConfigError) as excinfo:
         Settings()
-    # then the one problem names the missing credential and the toggle
-    assert len(excinfo.value.problems) == 1
-    assert "ICE_API_SECRET" in excinfo.value.problems[0]
-    assert "USE_ICE_LIVE" in excinfo.value.problems[0]
+    # then the one credential problem names the missing credential and the toggle
+    problems = other_problems(excinfo.value)
+    assert len(problems) == 1
+    assert "ICE_API_SECRET" in problems[0]
+    assert "USE_ICE_LIVE" in problems[0]
 
 
 def test_config_vault_settings_missing_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -208,7 +212,7 @@ def test_config_unreachable_vault_names_backend_and_address_but_not_the_token(
     assert "connection refused" in message
     assert VAULT_TEST_TOKEN not in message
     assert len(excinfo.value.problems) == 1
-    assert "\n" not in excinfo.value.problems[0]
+    assert "\n" not in excinfo.value.messages[0]
     assert "Traceback" not in message
 
 

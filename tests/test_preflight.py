@@ -70,10 +70,13 @@ def test_preflight_refuses_live_toggles_whose_adapter_is_not_built(tmp_path: Pat
         ICE_API_URL="https://ice.example.test",
         ICE_API_KEY="k",
         ICE_API_SECRET="s",
+        ICE_SYMBOL="UK-BASE-M1",
         DATA_DIR=str(tmp_path),
     )
     report = run_preflight(env)
-    assert any("USE_ICE_LIVE=1" in p and "not available" in p for p in report.problems)
+    assert any(
+        "USE_ICE_LIVE=1" in p and "does not ship" in p and "USE_ICE_LIVE=0" in p for p in report.problems
+    )
 
 
 def test_preflight_command_exits_non_zero_on_problems(tmp_path: Path) -> None:

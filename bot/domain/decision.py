@@ -9,17 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
-from enum import StrEnum
+from enum import StrEnum, auto
 from typing import TYPE_CHECKING, NamedTuple
 
-from bot.domain.market import Book
+from bot.domain.market import BASIS_POINTS_PER_UNIT, Book
 from bot.domain.window import TradingWindow, is_weekend
 
 if TYPE_CHECKING:
     from bot.config import Settings
 
 ZERO = Decimal(0)
-BP = Decimal(10_000)
 KELLY_CAP = Decimal("0.10")  # the original sizing capped the Kelly fraction at 10% of the bank
 KELLY_SUCCESS_PROB = Decimal("0.95")  # prior that a cycle completes rather than unwinds
 QTY_STEP = Decimal("0.001")  # MWh
@@ -29,12 +28,13 @@ PRICE_TICK = Decimal("0.01")  # GBP/MWh: limit prices are sent on this grid
 class Block(StrEnum):
     """Why a cycle did not trade before any order was sent (metric label `reason`)."""
 
-    OUTSIDE_WINDOW = "outside_window"
-    WEEKEND = "weekend"
-    TRADING_DISABLED = "trading_disabled"
-    DAILY_LOSS_LIMIT = "daily_loss_limit"
-    MISSING_QUOTE = "missing_quote"
-    STALE_QUOTE = "stale_quote"
+    # a StrEnum's auto() value is the lower-cased name: OUTSIDE_WINDOW is "outside_window"
+    OUTSIDE_WINDOW = auto()
+    WEEKEND = auto()
+    TRADING_DISABLED = auto()
+    DAILY_LOSS_LIMIT = auto()
+    STALE_QUOTE = auto()
+    MISSING_QUOTE = auto()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,25 +54,28 @@ class Limits:
     loan_fee_bp: Decimal
     gas: Decimal
     max_quote_age_ms: int
-    slippage_bp: Decimal = Decimal(0)  # expected adverse slippage, priced into every decision
+    expected_slippage_bp: Decimal = Decimal(0)  # adverse slippage priced into every decision
     tolerance_bp: Decimal = Decimal(0)  # how far past the quote a limit price may fill
-    # fee fractions derived once from the basis points above (the hot path never divides by BP)
+    # fractions derived once from the basis points above (the hot path never divides)
     power_fee: Decimal = field(init=False)
     futures_fee: Decimal = field(init=False)
     loan_fee: Decimal = field(init=False)
-    slippage: Decimal = field(init=False)
+    expected_slippage: Decimal = field(init=False)
     tolerance: Decimal = field(init=False)
     edge_fee: Decimal = field(init=False)  # per-GBP cost of one more MWh traded on both legs
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "slippage", self.slippage_bp / BP)
-        object.__setattr__(self, "tolerance", self.tolerance_bp / BP)
-        object.__setattr__(self, "power_fee", self.power_fee_bp / BP)
-        object.__setattr__(self, "futures_fee", self.futures_fee_bp / BP)
-        object.__setattr__(self, "loan_fee", self.loan_fee_bp / BP)
-        object.__setattr__(
-            self, "edge_fee", self.power_fee + self.futures_fee + self.loan_fee + 2 * self.slippage
-        )
+        fractions = {
+            "expected_slippage": self.expected_slippage_bp,
+            "tolerance": self.tolerance_bp,
+            "power_fee": self.power_fee_bp,
+            "futures_fee": self.futures_fee_bp,
+            "loan_fee": self.loan_fee_bp,
+        }
+        for name, bp in fractions.items():
+            object.__setattr__(self, name, bp / BASIS_POINTS_PER_UNIT)
+        edge = self.power_fee + self.futures_fee + self.loan_fee + 2 * self.expected_slippage
+        object.__setattr__(self, "edge_fee", edge)
 
 
 # The decision's results are named tuples: immutable and cheap to build on the hot path.
@@ -103,14 +106,6 @@ class Opportunity(NamedTuple):
     @property
     def gross(self) -> Decimal:
         return self.futures_value - self.power_cost
-
-    @property
-    def power_vwap(self) -> Decimal:
-        return self.power_cost / self.quantity
-
-    @property
-    def futures_vwap(self) -> Decimal:
-        return self.futures_value / self.quantity
 
 
 class NoTrade(NamedTuple):
@@ -163,7 +158,7 @@ def costs_for(power_cost: Decimal, futures_value: Decimal, limits: Limits) -> tu
             futures_notional * limits.futures_fee,
             loan_amount * limits.loan_fee,
             limits.gas if loan_amount > ZERO else ZERO,
-            (power_notional + futures_notional) * limits.slippage,
+            (power_notional + futures_notional) * limits.expected_slippage,
         ),
         loan_amount,
     )
@@ -306,6 +301,6 @@ def limits_from(settings: Settings) -> Limits:
         loan_fee_bp=settings.loan_fee_bp,
         gas=settings.gas_cost_gbp,
         max_quote_age_ms=settings.max_quote_age_ms,
-        slippage_bp=settings.slippage_bp,
+        expected_slippage_bp=settings.expected_slippage_bp,  # SLIPPAGE_BP is the simulator's
         tolerance_bp=settings.price_tolerance_bp,
     )

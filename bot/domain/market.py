@@ -10,6 +10,9 @@ from typing import Literal, NamedTuple
 
 Leg = Literal["power", "futures"]
 
+# Fees, slippage and tolerances are set in basis points: a fraction is `bp / BASIS_POINTS_PER_UNIT`.
+BASIS_POINTS_PER_UNIT = Decimal(10_000)
+
 
 class Side(StrEnum):
     BUY = "BUY"
@@ -46,14 +49,6 @@ class Book(NamedTuple):
     bids: tuple[Level, ...]
     asks: tuple[Level, ...]
     at: datetime  # timezone-aware UTC time the venue stamped (or we received) it
-
-    @property
-    def best_bid(self) -> Level | None:
-        return self.bids[0] if self.bids else None
-
-    @property
-    def best_ask(self) -> Level | None:
-        return self.asks[0] if self.asks else None
 
 
 @dataclass(frozen=True, slots=True)

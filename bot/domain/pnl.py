@@ -6,10 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from bot.domain.market import Leg, Side
+from bot.domain.market import BASIS_POINTS_PER_UNIT, Leg, Side
 
 ZERO = Decimal(0)
-BP = Decimal(10_000)
 PENNY = Decimal("0.01")
 
 
@@ -40,9 +39,9 @@ def venue_fees(
     for fill in fills:
         notional = abs(fill.quantity * fill.price)
         if fill.leg == "power":
-            power += notional * power_fee_bp / BP
+            power += notional * power_fee_bp / BASIS_POINTS_PER_UNIT
         else:
-            futures += notional * futures_fee_bp / BP
+            futures += notional * futures_fee_bp / BASIS_POINTS_PER_UNIT
     return power, futures
 
 

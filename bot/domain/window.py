@@ -18,7 +18,10 @@ class TradingWindow:
 
     def is_open(self, at: datetime) -> bool:
         """Whether `at` (timezone-aware) falls inside the window, start inclusive, end exclusive."""
-        minute = _utc_minute(at)
+        return self.is_open_minute(_utc_minute(at))
+
+    def is_open_minute(self, minute: int) -> bool:
+        """Whether the minute after UTC midnight `minute` (0-1439) falls inside the window."""
         if self.start_min <= self.end_min:
             return self.start_min <= minute < self.end_min
         return minute >= self.start_min or minute < self.end_min

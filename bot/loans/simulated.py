@@ -9,22 +9,21 @@ loan outstanding so the caller can retry it.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from bot.domain.market import BASIS_POINTS_PER_UNIT
+from bot.domain.pnl import money
 from bot.loans.base import LoanError, LoanHandle
 from bot.markets.faults import LOAN_FAULTS, FaultPlan, ScopedFaults
 
 if TYPE_CHECKING:
     from bot.config import Settings
 
-_PENNY = Decimal("0.01")
-_BP = Decimal("0.0001")
-
 
 def loan_fee(amount: Decimal, fee_bp: Decimal) -> Decimal:
     """The fee on `amount` GBP at `fee_bp` basis points, rounded to the penny (half up)."""
-    return (amount * fee_bp * _BP).quantize(_PENNY, rounding=ROUND_HALF_UP)
+    return money(amount * fee_bp / BASIS_POINTS_PER_UNIT)
 
 
 class SimulatedFlashLoan:

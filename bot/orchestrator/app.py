@@ -14,16 +14,16 @@ from bot.config import ConfigError, Settings
 from bot.domain.decision import limits_from
 from bot.logs import configure
 from bot.metrics import BotMetrics
-from bot.orchestrator.cycle import ExecutionParams, Orchestrator
-from bot.orchestrator.lock import AlreadyRunning, PidLock
+from bot.orchestrator.cycle import Orchestrator
+from bot.orchestrator.execution import ExecutionParams
+from bot.orchestrator.lock import EXIT_ALREADY_RUNNING, AlreadyRunning, PidLock
 from bot.orchestrator.recovery import ForeignJournal, check_owner, recover
-from bot.orchestrator.wiring import AdapterUnavailable, build_adapters
+from bot.orchestrator.wiring import Adapters, AdapterUnavailable, build_adapters
 
 log = logging.getLogger("bot.orchestrator")
 
 EXIT_CONFIG = 2
-EXIT_ALREADY_RUNNING = 3
-EXIT_JOURNAL = 4
+EXIT_JOURNAL = 4  # EXIT_ALREADY_RUNNING (3) belongs to the lock: bot.orchestrator.lock
 
 
 def execution_params(settings: Settings) -> ExecutionParams:
@@ -31,9 +31,6 @@ def execution_params(settings: Settings) -> ExecutionParams:
         bot_name=settings.bot_name,
         order_timeout_s=float(settings.order_timeout_secs),
         poll_interval_s=float(settings.order_poll_interval),
-        power_fee_bp=settings.power_fee_bp,
-        futures_fee_bp=settings.futures_fee_bp,
-        gas=settings.gas_cost_gbp,
     )
 
 
@@ -85,11 +82,11 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
             orchestrator = Orchestrator(
                 limits=limits_from(settings),
                 params=execution_params(settings),
+                journal=journal,
+                metrics=metrics,
                 power=adapters.power,
                 futures=adapters.futures,
                 loan=adapters.loan,
-                journal=journal,
-                metrics=metrics,
                 trading_enabled=settings.trading_enabled,
             )
             log.info(
@@ -118,7 +115,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
 
 
 async def _serve(
-    orchestrator: Orchestrator, adapters: object, interval: Decimal, early_stop: threading.Event
+    orchestrator: Orchestrator, adapters: Adapters, interval: Decimal, early_stop: threading.Event
 ) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -134,7 +131,7 @@ async def _serve(
         orchestrator.load_state()
         await orchestrator.run(float(interval))
     finally:
-        await adapters.close()  # type: ignore[attr-defined]
+        await adapters.close()
 
 
 def _on_signal(orchestrator: Orchestrator, sig: signal.Signals) -> None:

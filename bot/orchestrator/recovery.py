@@ -11,6 +11,8 @@ from decimal import Decimal
 from bot.domain.market import OrderState, OrderStatus
 from bot.domain.pnl import Fill, money, net_position
 from bot.journal.records import CycleRecord, CycleStatus, OrderRecord
+from bot.orchestrator.ids import cycle_id
+from bot.orchestrator.ports import CycleJournal
 from bot.venues.base import Venue, VenueError
 
 log = logging.getLogger("bot.orchestrator.recovery")
@@ -21,18 +23,17 @@ class ForeignJournal(RuntimeError):
     """The journal's latest cycle belongs to another bot: journals are one per bot."""
 
 
-def check_owner(journal: object, bot_name: str) -> None:
+def check_owner(journal: CycleJournal, bot_name: str) -> None:
     """Refuse a journal whose latest cycle is not this bot's.
 
     Cycle sequences, restart recovery and the daily loss limit are per journal, so two bots
     sharing one would collide on sequence numbers, recover each other's cycles and share a loss
     limit. Give each bot its own SQLite file or PostgreSQL database (or schema).
     """
-    next_seq = journal.next_cycle_seq()  # type: ignore[attr-defined]
+    next_seq = journal.next_cycle_seq()
     if next_seq <= 1:
         return
-    latest = f"{bot_name}-{next_seq - 1:09d}"
-    if journal.cycle(latest) is None:  # type: ignore[attr-defined]
+    if journal.cycle(cycle_id(bot_name, next_seq - 1)) is None:
         raise ForeignJournal(
             f"the journal's latest cycle (sequence {next_seq - 1}) is not bot {bot_name!r}'s: each bot "
             "needs its own journal (its own DATABASE_URL database or schema, or its own DATA_DIR); "
@@ -41,7 +42,7 @@ def check_owner(journal: object, bot_name: str) -> None:
 
 
 async def recover(
-    journal: object, venues: dict[str, Venue], clock: Callable[[], datetime]
+    journal: CycleJournal, venues: dict[str, Venue], clock: Callable[[], datetime]
 ) -> list[CycleRecord]:
     """Query every order of each STARTED cycle by its deterministic id and close the cycle.
 
@@ -49,7 +50,7 @@ async def recover(
     (runbook: close it by hand) rather than traded blind after a crash. Returns the closed cycles.
     """
     closed = []
-    for cycle in journal.incomplete_cycles():  # type: ignore[attr-defined]
+    for cycle in journal.incomplete_cycles():
         orders = []
         fills: list[Fill] = []
         for order in cycle.orders:
@@ -76,7 +77,7 @@ async def recover(
             orders=tuple(orders),
             trade=None,
         )
-        journal.finish_cycle(record)  # type: ignore[attr-defined]
+        journal.finish_cycle(record)
         closed.append(record)
         if not hedged:
             log.critical(

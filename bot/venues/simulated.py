@@ -23,7 +23,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
-from bot.domain.market import Book, Leg, Level, OrderRequest, OrderState, OrderStatus, Side
+from bot.domain.market import (
+    BASIS_POINTS_PER_UNIT,
+    Book,
+    Leg,
+    Level,
+    OrderRequest,
+    OrderState,
+    OrderStatus,
+    Side,
+)
 from bot.markets.faults import VENUE_FAULTS, FaultPlan, ScopedFaults
 from bot.markets.model import MarketModel, MarketParams, MarketState
 from bot.venues.base import VenueError
@@ -36,9 +45,8 @@ Clock = Callable[[], datetime]
 POWER_SYMBOL = "SIM-GB-POWER-HH"
 FUTURES_SYMBOL = "SIM-GB-POWER-FUT"
 DEEP_BOOK_MWH = Decimal("1000000")  # the single level of USE_DEPTH_SIM=0: never runs out
-_FOURTH_DP = Decimal("0.0001")
+_FILL_PRICE_STEP = Decimal("0.0001")  # GBP/MWh: slipped and average fill prices carry 4 decimals
 _MILLI = Decimal("0.001")  # 1 kWh: the finest quantity a partial fill leaves
-_BP = Decimal("0.0001")
 _ZERO = Decimal(0)
 _SIZE_MASK = 4095  # level sizes: a table of 4096 drawn once per market, indexed by tick and level
 _FAULT_SEED = 0xFA017  # fault rolls use their own stream, apart from prices and sizes
@@ -144,7 +152,7 @@ class SimulatedMarket:
             leg: tuple(shape.half_spread + j * shape.level_step for j in range(self.book_levels))
             for leg, shape in shapes.items()
         }
-        self._slip = self.slippage_bp * _BP
+        self._slippage_fraction = self.slippage_bp / BASIS_POINTS_PER_UNIT
         self._sizes = _size_table(book_size_mwh, seed)
         self._prices = _PriceMemo()
         self._tick_ms = tick_ms
@@ -242,7 +250,7 @@ class SimulatedMarket:
         book = self._books[leg] or self._draw_book(leg)
         buy = side is Side.BUY
         levels = book.asks if buy else book.bids
-        slip = self._slip
+        slip = self._slippage_fraction
         remaining = quantity
         filled = _ZERO
         notional = _ZERO
@@ -253,7 +261,7 @@ class SimulatedMarket:
             price = level.price
             if slip:
                 moved = abs(price) * slip
-                price = (price + moved if buy else price - moved).quantize(_FOURTH_DP, ROUND_HALF_UP)
+                price = (price + moved if buy else price - moved).quantize(_FILL_PRICE_STEP, ROUND_HALF_UP)
             if (price > limit_price) if buy else (price < limit_price):
                 stopped_by = "limit"
                 break
@@ -278,7 +286,9 @@ class SimulatedMarket:
         else:
             del levels[0]
         book.snapshot = None
-        average = last_price if touched == 1 else (notional / filled).quantize(_FOURTH_DP, ROUND_HALF_UP)
+        average = (
+            last_price if touched == 1 else (notional / filled).quantize(_FILL_PRICE_STEP, ROUND_HALF_UP)
+        )
         return Fill(filled, average, touched, stopped_by)
 
 

@@ -15,7 +15,7 @@ from bot.config import Settings
 from bot.web.audit import AuditMiddleware
 from bot.web.auth import is_https
 from bot.web.context import ApiContext, ApiOptions, build_context
-from bot.web.errors import error_response, install_handlers
+from bot.web.errors import ApiError, install_handlers
 from bot.web.guards import declare_security_schemes
 from bot.web.hot import mount_hot_routes
 from bot.web.routes import control, data, health, ui
@@ -49,7 +49,9 @@ class RequireHttps:
             from starlette.requests import HTTPConnection
 
             if not is_https(HTTPConnection(scope), ctx.auth.trusted_proxies):
-                response = error_response(403, "HTTPS is required: call this API through its TLS endpoint")
+                response = ApiError(
+                    403, "HTTPS is required: call this API through its TLS endpoint"
+                ).response()
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

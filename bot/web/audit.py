@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,14 +20,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.journal.records import AuditRecord
+from bot.redaction import SecretMask
 
 log = logging.getLogger(__name__)
 
 DRAFT_KEY = "flash_green.audit"
 CONTROL_PREFIX = "/control/"
-MASK = "***"
-# A parameter whose name contains one of these words is masked even when it is no known secret.
-_SECRET_WORDS = ("KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL", "PRIVATE", "AUTH")
 _MAX_PARAMS = 50
 _MAX_VALUE = 200
 
@@ -96,21 +94,12 @@ def flatten(value: Any, prefix: str = "") -> dict[str, str]:
     return out
 
 
-def redact(
-    parameters: Mapping[str, str], secret_names: Iterable[str], secret_values: Iterable[str]
-) -> dict[str, str]:
-    """Mask values of secret-named parameters and any known secret value found inside a value."""
-    names = {name.upper() for name in secret_names}
-    values = sorted({v for v in secret_values if len(v) >= 4}, key=len, reverse=True)
-    out: dict[str, str] = {}
-    for key, value in list(parameters.items())[:_MAX_PARAMS]:
-        leaf = key.rsplit(".", 1)[-1].upper()
-        if leaf in names or any(word in leaf for word in _SECRET_WORDS):
-            out[key] = MASK
-            continue
-        for secret in values:
-            value = value.replace(secret, MASK)
-        out[key] = value if len(value) <= _MAX_VALUE else value[:_MAX_VALUE] + "..."
+def redact(parameters: Mapping[str, str], mask: SecretMask) -> dict[str, str]:
+    """Parameters fit for the audit log: masked by `mask`, at most 50, each value cut to 200 characters."""
+    kept = mask.mapping(dict(list(parameters.items())[:_MAX_PARAMS]))
+    out = {
+        key: value if len(value) <= _MAX_VALUE else value[:_MAX_VALUE] + "..." for key, value in kept.items()
+    }
     if len(parameters) > _MAX_PARAMS:
         out["..."] = f"{len(parameters) - _MAX_PARAMS} more parameter(s) not recorded"
     return out

@@ -15,13 +15,15 @@ from starlette.concurrency import run_in_threadpool
 from bot.config import Settings, secret_env_names
 from bot.journal import Journal, JournalError
 from bot.journal.records import AuditRecord
+from bot.redaction import SecretMask
 from bot.web.audit import redact
 from bot.web.auth import Authenticator
 from bot.web.errors import ApiError
 from bot.web.oidc import JwksCache, OidcVerifier
 from bot.web.ratelimit import RateLimits
 from bot.web.readiness import SharedResult, VenueProbes, adapter_probes
-from bot.web.supervisor import OrchestratorSupervisor, SuiteRunner
+from bot.web.suite_runner import SuiteRunner
+from bot.web.supervisor import OrchestratorSupervisor
 from bot.web.telemetry import ApiMetrics
 
 log = logging.getLogger(__name__)
@@ -63,8 +65,7 @@ class ApiContext:
     http: httpx.AsyncClient
     venues: SharedResult
     inline_reads: bool = False
-    _secret_names: tuple[str, ...] = ()
-    _secret_values: tuple[str, ...] = field(default=(), repr=False)  # never in a repr
+    secret_mask: SecretMask = field(default_factory=lambda: SecretMask(()), repr=False)
 
     async def read(self, fn: Callable[[], T]) -> T:
         """A journal read; an unreachable journal is a 503.
@@ -82,7 +83,7 @@ class ApiContext:
 
     def redact(self, parameters: Mapping[str, str]) -> dict[str, str]:
         """Parameters safe for the audit log."""
-        return redact(parameters, self._secret_names, self._secret_values)
+        return redact(parameters, self.secret_mask)
 
     def record_audit(self, record: AuditRecord) -> None:
         """Persist one audit record (blocking: call it from a worker thread)."""
@@ -132,8 +133,7 @@ def build_context(settings: Settings, options: ApiOptions, metrics: ApiMetrics) 
         http=http,
         venues=SharedResult(options.venue_probes(settings), ttl_s=options.readiness_ttl_s),
         inline_reads=make_url(settings.journal_url).get_backend_name() == "sqlite",
-        _secret_names=tuple(secret_env_names()),
-        _secret_values=tuple(settings.secret_values()),
+        secret_mask=SecretMask(settings.secret_values(), names=secret_env_names()),
     )
 
 

@@ -36,22 +36,15 @@ class ApiError(Exception):
         if retry_after_s is not None:
             self.headers["Retry-After"] = str(retry_after_s)
 
-
-def error_response(
-    status_code: int,
-    detail: str,
-    *,
-    problems: list[str] | None = None,
-    retry_after_s: int | None = None,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    body = ErrorBody(detail=detail, problems=problems or [], retry_after_s=retry_after_s)
-    return Response(
-        content=body.model_dump_json(),
-        status_code=status_code,
-        media_type="application/json",
-        headers=headers,
-    )
+    def response(self) -> Response:
+        """The refusal as sent: an `ErrorBody` with its status and headers."""
+        body = ErrorBody(detail=self.detail, problems=self.problems, retry_after_s=self.retry_after_s)
+        return Response(
+            content=body.model_dump_json(),
+            status_code=self.status_code,
+            media_type="application/json",
+            headers=self.headers,
+        )
 
 
 def _describe(status_code: int) -> str:
@@ -91,13 +84,7 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_request: Request, exc: ApiError) -> Response:
-        return error_response(
-            exc.status_code,
-            exc.detail,
-            problems=exc.problems,
-            retry_after_s=exc.retry_after_s,
-            headers=exc.headers,
-        )
+        return exc.response()
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> Response:
@@ -105,16 +92,16 @@ def install_handlers(app: FastAPI) -> None:
         for err in exc.errors():
             loc = ".".join(str(part) for part in err.get("loc", ()) if part != "body") or "request"
             problems.append(f"{loc}: {err.get('msg', 'invalid')}")
-        return error_response(422, "the request is invalid", problems=problems)
+        return ApiError(422, "the request is invalid", problems=problems).response()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 400:  # a body that could not be parsed: one status for every invalid request
-            return error_response(422, "the request is invalid", problems=["body: not valid JSON"])
+            return ApiError(422, "the request is invalid", problems=["body: not valid JSON"]).response()
         detail = exc.detail if isinstance(exc.detail, str) else "error"
-        return error_response(exc.status_code, detail, headers=getattr(exc, "headers", None))
+        return ApiError(exc.status_code, detail, headers=getattr(exc, "headers", None)).response()
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-        return error_response(500, "internal error; see the server log")
+        return ApiError(500, "internal error; see the server log").response()

@@ -8,7 +8,6 @@ from bot.journal.records import AuditRecord, DailyPnl, OrderRecord, TradeRecord
 from bot.web.schemas import (
     AuditEntry,
     BlockedReason,
-    CostsOut,
     OrchestratorStatus,
     OrchestratorSummary,
     OrderOut,
@@ -16,7 +15,8 @@ from bot.web.schemas import (
     SuiteRunResult,
     TradeOut,
 )
-from bot.web.supervisor import LoopStatus, SuiteRun
+from bot.web.suite_runner import SuiteRun
+from bot.web.supervisor import LoopStatus
 
 
 def daily_fields(entry: DailyPnl) -> dict[str, object]:
@@ -31,45 +31,14 @@ def daily_fields(entry: DailyPnl) -> dict[str, object]:
 
 
 def trade(record: TradeRecord) -> TradeOut:
-    costs = record.costs
-    return TradeOut(
-        cycle_id=record.cycle_id,
-        executed_at=record.executed_at,
-        quantity_mwh=record.quantity_mwh,
-        power_price_gbp=record.power_price_gbp,
-        futures_price_gbp=record.futures_price_gbp,
-        spread_gbp=record.futures_price_gbp - record.power_price_gbp,
-        loan_amount_gbp=record.loan_amount_gbp,
-        gross_gbp=record.gross_gbp,
-        costs=CostsOut(
-            power_fee_gbp=costs.power_fee_gbp,
-            futures_fee_gbp=costs.futures_fee_gbp,
-            loan_fee_gbp=costs.loan_fee_gbp,
-            gas_gbp=costs.gas_gbp,
-            slippage_gbp=costs.slippage_gbp,
-            total_gbp=costs.total_gbp,
-        ),
-        net_gbp=record.net_gbp,
-    )
+    """A trade as served: the record's fields by name (costs with their total), and the fills' spread."""
+    fields = {name: getattr(record, name) for name in TradeOut.model_fields if name != "spread_gbp"}
+    fields["spread_gbp"] = record.futures_price_gbp - record.power_price_gbp
+    return TradeOut.model_validate(fields, from_attributes=True)
 
 
 def order(record: OrderRecord) -> OrderOut:
-    return OrderOut(
-        client_order_id=record.client_order_id,
-        cycle_id=record.cycle_id,
-        leg=record.leg,
-        venue=record.venue,
-        side=record.side.value,
-        purpose=record.purpose,
-        quantity_mwh=record.quantity_mwh,
-        limit_price_gbp=record.limit_price_gbp,
-        status=record.status.value,
-        filled_mwh=record.filled_mwh,
-        avg_price_gbp=record.avg_price_gbp,
-        venue_order_id=record.venue_order_id,
-        created_at=record.created_at,
-        updated_at=record.updated_at,
-    )
+    return OrderOut.model_validate(record, from_attributes=True)  # side and status are string enums
 
 
 def spread_points(trades: Iterable[TradeRecord]) -> list[SpreadPoint]:
@@ -96,44 +65,20 @@ def blocked(counts: Mapping[tuple[str, str], int]) -> list[BlockedReason]:
     return rows
 
 
+# The models below name their fields as the records do: read by attribute, validated as they are built.
+
+
 def audit(record: AuditRecord) -> AuditEntry:
-    return AuditEntry(
-        at=record.at,
-        client=record.client,
-        principal=record.principal,
-        roles=list(record.roles),
-        action=record.action,
-        parameters=dict(record.parameters),
-        outcome=record.outcome,
-        status_code=record.status_code,
-    )
+    return AuditEntry.model_validate(record, from_attributes=True)
 
 
 def loop_summary(status: LoopStatus) -> OrchestratorSummary:
-    return OrchestratorSummary(
-        state=status.state,  # type: ignore[arg-type]
-        pid=status.pid,
-        exit_code=status.exit_code,
-        started_at=status.started_at,
-        finished_at=status.finished_at,
-        supervised=status.supervised,
-        stop_requested=status.stop_requested,
-        overrides=dict(status.overrides),
-    )
+    return OrchestratorSummary.model_validate(status, from_attributes=True)
 
 
 def loop_status(status: LoopStatus) -> OrchestratorStatus:
-    return OrchestratorStatus(**loop_summary(status).model_dump(), log_tail=list(status.log_tail))
+    return OrchestratorStatus.model_validate(status, from_attributes=True)
 
 
 def suite_run(run: SuiteRun) -> SuiteRunResult:
-    return SuiteRunResult(
-        state=run.state,  # type: ignore[arg-type]
-        args=list(run.args),
-        exit_code=run.exit_code,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        duration_s=run.duration_s,
-        output=run.output,
-        cut_bytes=run.cut_bytes,
-    )
+    return SuiteRunResult.model_validate(run, from_attributes=True)

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
-from bot.web.supervisor import ALLOWED_FLAGS, EXPRESSION_PATTERN, NUMERIC_FLAG_PATTERN, PROTECTED_SETTINGS
+from bot.web.suite_runner import ALLOWED_FLAGS, EXPRESSION_PATTERN, NUMERIC_FLAG_PATTERN
 
 # Exact decimal text in fixed-point notation ("0.00000000", never "0E-8").
 Exact = Annotated[
@@ -213,7 +213,7 @@ class StateResponse(BaseModel):
 def _overridable_settings() -> list[str]:
     from bot.config import catalog
 
-    return [row.env for row in catalog() if not row.secret and row.env not in PROTECTED_SETTINGS]
+    return [row.env for row in catalog() if not row.secret and row.override != "never"]
 
 
 def _overrides_schema(schema: dict[str, Any]) -> None:

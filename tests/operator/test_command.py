@@ -8,8 +8,7 @@ import sys
 import pytest
 
 from arbitrage_operator.__main__ import kopf_arguments
-from arbitrage_operator.manifests import OperatorDefaults
-from arbitrage_operator.runtime import RuntimeConfigError, webhook_server
+from arbitrage_operator.runtime import RuntimeConfigError, load
 
 
 def test_defaults_are_all_namespaces_liveness_and_peering() -> None:
@@ -40,28 +39,30 @@ def test_the_module_runs_and_documents_kopfs_flags() -> None:
 
 
 def test_the_webhook_is_off_without_a_certificate() -> None:
-    assert webhook_server({}) is None
+    assert load({}).webhook_server() is None
 
 
 def test_the_webhook_needs_both_certificate_and_key() -> None:
     with pytest.raises(RuntimeConfigError, match="WEBHOOK_CERT_FILE and WEBHOOK_KEY_FILE"):
-        webhook_server({"WEBHOOK_CERT_FILE": "/tls/tls.crt"})
+        load({"WEBHOOK_CERT_FILE": "/tls/tls.crt"})
 
 
 def test_the_webhook_listens_where_it_is_told() -> None:
-    server = webhook_server({"WEBHOOK_CERT_FILE": "c", "WEBHOOK_KEY_FILE": "k", "WEBHOOK_PORT": "8443"})
+    server = load(
+        {"WEBHOOK_CERT_FILE": "c", "WEBHOOK_KEY_FILE": "k", "WEBHOOK_PORT": "8443"}
+    ).webhook_server()
     assert server is not None
     assert (server.port, server.certfile, server.pkeyfile) == (8443, "c", "k")
 
 
 def test_bot_defaults_come_from_the_chart_variables() -> None:
-    defaults = OperatorDefaults.from_env(
+    defaults = load(
         {
             "FLASH_GREEN_BOT_IMAGE": "registry.example/fg:1",
             "FLASH_GREEN_BOT_IMAGE_PULL_POLICY": "Always",
             "FLASH_GREEN_BOT_SERVICEMONITOR_INTERVAL": "15s",
         }
-    )
+    ).bot_defaults()
     assert (defaults.image, defaults.image_pull_policy, defaults.scrape_interval) == (
         "registry.example/fg:1",
         "Always",
@@ -71,4 +72,4 @@ def test_bot_defaults_come_from_the_chart_variables() -> None:
 
 def test_bad_servicemonitor_labels_are_refused_with_the_variable_name() -> None:
     with pytest.raises(ValueError, match="FLASH_GREEN_BOT_SERVICEMONITOR_LABELS"):
-        OperatorDefaults.from_env({"FLASH_GREEN_BOT_SERVICEMONITOR_LABELS": "release=prom"})
+        load({"FLASH_GREEN_BOT_SERVICEMONITOR_LABELS": "release=prom"})

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import kopf
 import pytest
 
-from arbitrage_operator.handlers import refresh_trading
+from arbitrage_operator.handlers.trading_clock import refresh_trading
 from arbitrage_operator.kube import ApiError, KubeApi, ensure, secret_keys
 from arbitrage_operator.manifests import build_configmap, build_deployment
 from arbitrage_operator.status import Condition, bot_status

@@ -24,6 +24,7 @@ from arbitrage_operator.manifests import (
     build_service,
     build_servicemonitor,
 )
+from arbitrage_operator.runtime import load
 from arbitrage_operator.spec import build_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,12 +182,12 @@ def test_the_configuration_hash_changes_with_the_configuration_only() -> None:
 
 
 def test_the_image_comes_from_the_spec_then_the_operator_environment() -> None:
-    defaults = OperatorDefaults.from_env({"FLASH_GREEN_BOT_IMAGE": "registry.example/fg:0.1.1"})
+    defaults = load({"FLASH_GREEN_BOT_IMAGE": "registry.example/fg:0.1.1"}).bot_defaults()
     assert (
         container(build_deployment("b", "ns", {}, defaults=defaults))["image"] == "registry.example/fg:0.1.1"
     )
     assert container(build_deployment("b", "ns", {"image": "mine:1"}, defaults=defaults))["image"] == "mine:1"
-    assert OperatorDefaults.from_env({}).image == DEFAULT_IMAGE
+    assert load({}).bot_defaults().image == DEFAULT_IMAGE
 
 
 def test_resources_default_and_are_replaced_by_the_spec() -> None:
@@ -210,7 +211,7 @@ def test_the_journal_claim_takes_size_and_storage_class() -> None:
 
 def test_the_servicemonitor_scrapes_metrics_with_the_api_key() -> None:
     spec = {"apiKeySecretRef": {"name": "api", "key": "token"}, "monitoring": {"serviceMonitor": True}}
-    defaults = OperatorDefaults.from_env({"FLASH_GREEN_BOT_SERVICEMONITOR_LABELS": '{"release": "prom"}'})
+    defaults = load({"FLASH_GREEN_BOT_SERVICEMONITOR_LABELS": '{"release": "prom"}'}).bot_defaults()
     monitor = build_servicemonitor("b", "ns", spec, defaults)
     endpoint = monitor["spec"]["endpoints"][0]
     assert (endpoint["port"], endpoint["path"]) == ("api", "/metrics")

@@ -213,30 +213,25 @@ def test_an_invalid_spec_is_refused_and_the_running_deployment_is_left_alone(
 def test_a_secret_missing_a_key_creates_nothing_and_says_which_key(
     kube: KubeEmulator, operator: OperatorProcess
 ) -> None:
-    # given a Secret with only one of the two ICE credentials
+    # given the Secret named for the bot's API key, holding another key only
     kube.create(
         SECRETS,
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "ice-credentials", "namespace": "desk-g"},
+            "metadata": {"name": "desk-credentials", "namespace": "desk-g"},
             "data": {"ICE_API_KEY": "a2V5"},
         },
     )
-    spec = {
-        **ALL_DAY,
-        "features": {"iceLive": True},
-        "ice": {"apiUrl": "https://ice.example.internal"},
-        "secrets": {"kubernetes": {"secretName": "ice-credentials"}},
-    }
+    spec = {**ALL_DAY, "apiKeySecretRef": {"name": "desk-credentials"}}
     # when a bot relies on it
     kube.create(BOTS, bot("keyless", "desk-g", spec))
     reconciled(kube, "desk-g", "keyless")
     # then ConfigValid is False (SecretKeyMissing) naming the Secret and the key, and nothing is created
     valid = condition(kube, "desk-g", "keyless", "ConfigValid")
     assert (valid["status"], valid["reason"]) == ("False", "SecretKeyMissing")
-    assert "ice-credentials" in valid["message"]
-    assert "ICE_API_SECRET" in valid["message"]
+    assert "desk-credentials" in valid["message"]
+    assert "API_KEY" in valid["message"]
     assert kube.get(DEPLOYMENTS, "desk-g", "keyless") is None
     assert kube.get(CONFIGMAPS, "desk-g", "keyless-config") is None
     # and the Secret's value never appears in the status
@@ -247,34 +242,29 @@ def test_a_secret_missing_a_key_creates_nothing_and_says_which_key(
 def test_a_bot_waiting_for_a_secret_key_starts_once_the_key_is_added(
     kube: KubeEmulator, operator: OperatorProcess
 ) -> None:
-    # given a bot refused because its Secret lacks ICE_API_SECRET
+    # given a bot refused because the Secret named for its API key lacks API_KEY
     kube.create(
         SECRETS,
         {
             "apiVersion": "v1",
             "kind": "Secret",
-            "metadata": {"name": "ice-late", "namespace": "desk-h"},
+            "metadata": {"name": "api-late", "namespace": "desk-h"},
             "data": {"ICE_API_KEY": "a2V5"},
         },
     )
-    spec = {
-        **ALL_DAY,
-        "features": {"iceLive": True},
-        "ice": {"apiUrl": "https://ice.example.internal"},
-        "secrets": {"kubernetes": {"secretName": "ice-late"}},
-    }
+    spec = {**ALL_DAY, "apiKeySecretRef": {"name": "api-late"}}
     kube.create(BOTS, bot("late", "desk-h", spec))
     reconciled(kube, "desk-h", "late")
     # when the key is added
-    kube.patch(SECRETS, "desk-h", "ice-late", {"data": {"ICE_API_SECRET": "c2VjcmV0"}})
+    kube.patch(SECRETS, "desk-h", "api-late", {"data": {"API_KEY": "c2VjcmV0"}})
     # then the retry with backoff finds it: the bot becomes valid and gets its Deployment
     wait_for(
         lambda: kube.get(DEPLOYMENTS, "desk-h", "late"), timeout=20, what="the Deployment after the retry"
     )
     env = kube.get(DEPLOYMENTS, "desk-h", "late")["spec"]["template"]["spec"]["containers"][0]["env"]
     assert {
-        "name": "ICE_API_SECRET",
-        "valueFrom": {"secretKeyRef": {"name": "ice-late", "key": "ICE_API_SECRET", "optional": False}},
+        "name": "API_KEY",
+        "valueFrom": {"secretKeyRef": {"name": "api-late", "key": "API_KEY", "optional": False}},
     } in env
     wait_for(
         lambda: (condition(kube, "desk-h", "late", "ConfigValid") or {}).get("status") == "True",

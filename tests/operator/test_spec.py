@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from arbitrage_operator.spec import (
-    SPECIAL_PATHS,
-    SecretEnv,
-    build_config,
-    referenced_secrets,
-    spec_rows,
-    validate_spec,
-)
+from arbitrage_operator.secret_refs import SecretEnv, referenced_secrets
+from arbitrage_operator.spec import build_config, validate_spec
+from arbitrage_operator.spec_fields import spec_rows, special_paths
 from bot.config import Settings, catalog, secret_env_names
 
-ICE_LIVE = {"features": {"iceLive": True}, "ice": {"apiUrl": "https://ice.example.internal"}}
+ICE_LIVE = {
+    "features": {"iceLive": True},
+    "ice": {"apiUrl": "https://ice.example.internal", "symbol": "UK-BASE-M1"},
+}
+NOT_SHIPPED = (
+    "spec.features.iceLive: USE_ICE_LIVE=1 selects the ICE REST futures adapter, "
+    "which this version does not ship"
+)
+
+
+def _without_adapter(problems: tuple[str, ...] | list[str]) -> list[str]:
+    """The problems other than the ICE adapter's absence from this version."""
+    return [p for p in problems if not p.startswith(NOT_SHIPPED)]
 
 
 def test_an_empty_spec_is_a_valid_simulated_bot() -> None:
@@ -59,13 +66,15 @@ def test_paused_turns_trading_off() -> None:
 
 
 def test_every_problem_names_the_spec_path_and_the_variable() -> None:
-    # given live ICE without URL or credentials
+    # given live ICE without URL, symbol or credentials
     problems = validate_spec("b", {"features": {"iceLive": True}})
-    # then each missing value is named both ways
+    # then each missing value is named both ways, and so is the toggle whose adapter is not built
     assert any("spec.ice.apiUrl" in p and "ICE_API_URL" in p for p in problems)
+    assert any("spec.ice.symbol" in p and "ICE_SYMBOL" in p for p in problems)
     assert any("spec.secrets.kubernetes.secretName" in p and "ICE_API_KEY" in p for p in problems)
     assert any("ICE_API_SECRET" in p for p in problems)
-    assert len(problems) == 3
+    assert any(p.startswith(NOT_SHIPPED) for p in problems)
+    assert len(problems) == 5
 
 
 def test_all_problems_are_reported_at_once() -> None:
@@ -108,18 +117,18 @@ def test_an_unknown_secret_backend_is_refused() -> None:
 def test_the_webhook_view_assumes_referenced_secrets_hold_their_keys() -> None:
     # given live ICE whose credentials come from a named Secret; when judged from the spec alone
     spec = {**ICE_LIVE, "secrets": {"kubernetes": {"secretName": "ice"}}}
-    # then it is valid (the Secret's keys are checked by the operator, which can read them)
-    assert validate_spec("b", spec) == []
+    # then no credential is missing (the Secret's keys are checked by the operator, which can read them)
+    assert _without_adapter(validate_spec("b", spec)) == []
 
 
 def test_a_secret_missing_a_key_is_named_with_the_key() -> None:
     # given a Secret holding only ICE_API_KEY
     spec = {**ICE_LIVE, "secrets": {"kubernetes": {"secretName": "ice"}}}
     config = build_config("b", spec, {"ice": frozenset({"ICE_API_KEY"})})
-    # then the missing key is named, the spec itself is fine, and the present key is wired
-    assert len(config.problems) == 1
-    assert "Secret 'ice' needs key ICE_API_SECRET" in config.problems[0]
-    assert config.spec_problems == ()
+    # then the missing key is named, the spec needs nothing else, and the present key is wired
+    assert len(_without_adapter(config.problems)) == 1
+    assert "Secret 'ice' needs key ICE_API_SECRET" in _without_adapter(config.problems)[0]
+    assert _without_adapter(config.spec_problems) == []
     assert config.secret_env == (
         SecretEnv(
             "ICE_API_KEY", "ice", "ICE_API_KEY", optional=False, path="spec.secrets.kubernetes.secretName"
@@ -170,7 +179,7 @@ def test_vault_sets_the_backend_and_takes_its_token_by_reference() -> None:
     }
     config = build_config("b", spec, {"vault": frozenset({"VAULT_TOKEN"})})
     # then the pod is told where to fetch from, and only the token is a Secret reference
-    assert config.problems == ()
+    assert _without_adapter(config.problems) == []
     assert config.env["SECRETS_BACKEND"] == "vault"
     assert config.env["VAULT_ADDR"] == "https://vault:8200"
     assert [s.env for s in config.secret_env] == ["VAULT_TOKEN"]
@@ -208,5 +217,5 @@ def test_every_spec_path_of_the_settings_table_is_mapped() -> None:
     # given the bot's settings table; then each CRD path is either a plain value or handled by name
     paths = {row.crd for row in catalog() if row.crd}
     plain = {row.crd for row in spec_rows()}
-    assert paths == plain | (paths & SPECIAL_PATHS)
-    assert SPECIAL_PATHS <= paths
+    assert paths == plain | (paths & special_paths())
+    assert special_paths() <= paths

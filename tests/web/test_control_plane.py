@@ -18,12 +18,10 @@ from bot.web.context import ApiOptions
 from tests.fixtures.api_server import API_KEY, RunningApi, free_port, make_settings, start_api
 
 HEADERS = {"X-API-Key": API_KEY}
-SIM_OVERRIDES = {
-    "TRADING_WINDOW_UTC": "00:00-24:00",
-    "ALLOW_WEEKEND_TRADING": "1",
-    "EXEC_LATENCY_MS": "0",
-    "CYCLE_INTERVAL_SECS": "0.05",
-}
+# The bot's own configuration opens the simulated market all day, every day; the control plane may
+# only narrow that, never widen it, so these are the server's settings, not overrides.
+ALWAYS_OPEN = {"TRADING_WINDOW_UTC": "00:00-24:00", "ALLOW_WEEKEND_TRADING": "1"}
+SIM_OVERRIDES = {"EXEC_LATENCY_MS": "0", "CYCLE_INTERVAL_SECS": "0.05"}
 SLEEPER = (sys.executable, "-c", "import time; time.sleep(120)")
 
 
@@ -64,15 +62,15 @@ def _wait_for_line(server: RunningApi, text: str, timeout: float = 30) -> None:
 def test_start_runs_the_trading_loop_with_its_overrides_and_stop_ends_it_cleanly(
     api_server: Callable[..., RunningApi],
 ) -> None:
-    server = api_server(API_KEY=API_KEY, options=_options())
-    overrides = {**SIM_OVERRIDES, "METRICS_PORT": str(free_port())}
+    server = api_server(API_KEY=API_KEY, options=_options(), **ALWAYS_OPEN)
+    overrides = {**SIM_OVERRIDES, "TRADING_WINDOW_UTC": "01:00-23:00", "METRICS_PORT": str(free_port())}
     started = _post(server, "/control/orchestrator/start", {"overrides": overrides})
     assert started.status_code == 202, started.text
     assert started.json()["state"] == "running"
     assert started.json()["overrides"] == overrides
     state = _get(server, "/state").json()
     assert state["orchestrator"]["state"] == "running"
-    assert state["settings"]["TRADING_WINDOW_UTC"] == "00:00-24:00"  # the loop's effective settings
+    assert state["settings"]["TRADING_WINDOW_UTC"] == "01:00-23:00"  # the loop's effective settings
     _wait_for_line(server, "orchestrator starting")
     stopped = _post(server, "/control/orchestrator/stop")
     assert stopped.status_code == 200
@@ -143,6 +141,29 @@ def test_overrides_that_are_not_plain_settings_are_refused_naming_each_key(
     assert response.status_code == 422
     problems = response.json()["problems"]
     assert [p.split()[0] for p in problems] == ["NO_SUCH_SETTING", "ICE_API_SECRET", "DATA_DIR"]
+    assert _get(server, "/control/orchestrator").json()["state"] == "stopped"
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("TRADING_ENABLED", "1"),
+        ("MAX_DAILY_LOSS_GBP", "100000000"),
+        ("LOAN_LIMIT_GBP", "100000000"),
+        ("MAX_POSITION_MWH", "100000"),
+        ("BOT_NAME", "someone-else"),
+    ],
+)
+def test_overrides_never_resume_a_paused_bot_nor_loosen_its_limits(
+    api_server: Callable[..., RunningApi], key: str, value: str
+) -> None:
+    # given a bot its configuration pauses, with default limits
+    server = api_server(API_KEY=API_KEY, options=_options(), TRADING_ENABLED="0")
+    # when a key holder asks the control plane to resume it or to loosen a limit
+    response = _post(server, "/control/orchestrator/start", {"overrides": {key: value}})
+    # then it is refused naming the key, and no loop starts
+    assert response.status_code == 422, response.text
+    assert response.json()["problems"][0].startswith(f"{key} cannot be overridden from the control plane")
     assert _get(server, "/control/orchestrator").json()["state"] == "stopped"
 
 

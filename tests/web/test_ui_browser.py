@@ -47,7 +47,12 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
     """A server that supervises the real simulated trading loop."""
-    settings = make_settings(tmp_path_factory.mktemp("ui"), API_KEY=API_KEY)
+    settings = make_settings(
+        tmp_path_factory.mktemp("ui"),
+        API_KEY=API_KEY,
+        TRADING_WINDOW_UTC="00:00-24:00",
+        ALLOW_WEEKEND_TRADING="1",
+    )
     running = start_api(settings, options=ApiOptions(echo_orchestrator_output=False))
     yield running
     running.stop()
@@ -118,13 +123,11 @@ def test_start_a_simulated_loop_see_trades_and_charts_then_stop_it(page: Page, s
     # given a connected panel
     _connect(page, server, API_KEY)
     expect(page.locator("#identity")).to_contain_text("api-key:")
-    # when the loop is started with overrides for an always-open simulated market
+    # when the loop of a bot configured for an always-open market is started with overrides for its pace
     page.fill(
         "#overrides",
         "\n".join(
             [
-                "TRADING_WINDOW_UTC=00:00-24:00",
-                "ALLOW_WEEKEND_TRADING=1",
                 "EXEC_LATENCY_MS=0",
                 "CYCLE_INTERVAL_SECS=0.05",
                 f"METRICS_PORT={free_port()}",

@@ -5,16 +5,13 @@ from __future__ import annotations
 from starlette.requests import HTTPConnection
 
 from bot.config import Settings
+from bot.config.overrides import override_problems
+from bot.redaction import SecretMask
 from bot.web.audit import flatten, redact
 from bot.web.auth import client_address, is_https, key_fingerprint, parse_networks
 from bot.web.oidc import token_roles
-from bot.web.supervisor import (
-    CappedOutput,
-    child_environment,
-    override_problems,
-    suite_arguments,
-    validate_overrides,
-)
+from bot.web.overrides import child_environment, validate_overrides
+from bot.web.suite_runner import CappedOutput, suite_arguments
 
 
 def _conn(peer: str, headers: dict[str, str] | None = None, scheme: str = "http") -> HTTPConnection:
@@ -26,13 +23,13 @@ def test_audit_parameters_mask_secret_names_and_secret_values() -> None:
     # given a body naming a secret setting and quoting a secret value elsewhere
     params = flatten({"overrides": {"ICE_API_SECRET": "s3cr3t-value", "LOG_LEVEL": "token s3cr3t-value"}})
     # when redacted
-    out = redact(params, ["ICE_API_SECRET"], ["s3cr3t-value"])
+    out = redact(params, SecretMask(["s3cr3t-value"], names=["ICE_API_SECRET"]))
     # then neither the named secret nor the quoted value survives
     assert out == {"overrides.ICE_API_SECRET": "***", "overrides.LOG_LEVEL": "token ***"}
 
 
 def test_audit_parameters_mask_names_that_look_secret_even_when_unknown() -> None:
-    out = redact({"overrides.MY_PRIVATE_TOKEN": "abc", "k": "config"}, [], [])
+    out = redact({"overrides.MY_PRIVATE_TOKEN": "abc", "k": "config"}, SecretMask([]))
     assert out == {"overrides.MY_PRIVATE_TOKEN": "***", "k": "config"}
 
 
@@ -64,7 +61,9 @@ def test_token_roles_come_from_roles_scope_and_realm_access() -> None:
 
 
 def test_overrides_name_every_unknown_secret_or_protected_key() -> None:
-    problems = override_problems({"NOPE": "1", "ICE_API_KEY": "x", "DATA_DIR": "/tmp", "LOG_LEVEL": "DEBUG"})
+    running = Settings.from_mapping({})
+    overrides = {"NOPE": "1", "ICE_API_KEY": "x", "DATA_DIR": "/tmp", "LOG_LEVEL": "DEBUG"}
+    problems = [p.message for p in override_problems(running, overrides)]
     assert len(problems) == 3
     assert any(p.startswith("NOPE ") for p in problems)
     assert any(p.startswith("ICE_API_KEY is a secret") for p in problems)

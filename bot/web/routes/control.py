@@ -11,18 +11,13 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends
 from starlette.responses import Response
 
+from bot.orchestrator.lock import EXIT_ALREADY_RUNNING
 from bot.web import present
 from bot.web.errors import CONTROL_ERRORS, ApiError, declared
 from bot.web.guards import SECURED, Caller, controller
 from bot.web.schemas import OrchestratorStatus, StartRequest, SuiteRunRequest, SuiteRunResult, SuiteRunStatus
-from bot.web.supervisor import (
-    EXIT_LOCK_HELD,
-    OrchestratorConflict,
-    OverrideRejected,
-    SuiteBusy,
-    SuiteRejected,
-    SuiteUnavailable,
-)
+from bot.web.suite_runner import SuiteBusy, SuiteRejected, SuiteUnavailable
+from bot.web.supervisor import OrchestratorConflict, OverrideRejected
 
 router = APIRouter(prefix="/control", tags=["control plane"])
 
@@ -64,7 +59,7 @@ async def orchestrator_start(
     if status.state == "exited":
         reason = (
             "another orchestrator holds the lock"
-            if status.exit_code == EXIT_LOCK_HELD
+            if status.exit_code == EXIT_ALREADY_RUNNING
             else "it exited at once; its last lines of output follow"
         )
         raise ApiError(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime
+from fastapi.types import DecoratedCallable
+from pydantic import AwareDatetime, BaseModel
 from starlette.responses import Response
 
 from bot.domain.window import is_weekend
@@ -36,6 +38,15 @@ PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 JOURNAL_ERRORS = {**READER_ERRORS, **declared(503)}
 
 Reader = Annotated[Caller, Depends(reader)]
+
+
+def journal_read(
+    path: str, model: type[BaseModel], *, tags: Sequence[str] = ("data",), **extra: Any
+) -> Callable[[DecoratedCallable], DecoratedCallable]:
+    """Declare a GET route that reads the journal: response model, refusals (503 included), credentials."""
+    return router.get(
+        path, response_model=model, responses=JOURNAL_ERRORS, tags=list(tags), openapi_extra=SECURED, **extra
+    )
 
 
 def _json(model: object) -> Response:
@@ -130,9 +141,7 @@ HOT_ROUTES = (
 )
 
 
-@router.get(
-    "/trades", response_model=TradesPage, responses=JOURNAL_ERRORS, tags=["data"], openapi_extra=SECURED
-)
+@journal_read("/trades", TradesPage)
 async def trades(
     call: Reader,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"Page size, at most {MAX_PAGE}.")] = 50,
@@ -165,22 +174,14 @@ async def trades(
     )
 
 
-@router.get(
-    "/orders/open",
-    response_model=OpenOrdersResponse,
-    responses=JOURNAL_ERRORS,
-    tags=["data"],
-    openapi_extra=SECURED,
-)
+@journal_read("/orders/open", OpenOrdersResponse)
 async def open_orders(call: Reader) -> Response:
     """Orders not final yet (in flight in the current cycle, or awaiting recovery)."""
     orders = await call.ctx.read(call.ctx.journal.open_orders)
     return _json(OpenOrdersResponse(items=[present.order(item) for item in orders]))
 
 
-@router.get(
-    "/spreads", response_model=SpreadsResponse, responses=JOURNAL_ERRORS, tags=["data"], openapi_extra=SECURED
-)
+@journal_read("/spreads", SpreadsResponse)
 async def spreads(
     call: Reader,
     limit: Annotated[int, Query(ge=1, le=MAX_SPREAD_POINTS)] = 200,
@@ -209,35 +210,21 @@ def _state(ctx: ApiContext) -> StateResponse:
     )
 
 
-@router.get(
-    "/state", response_model=StateResponse, responses=JOURNAL_ERRORS, tags=["data"], openapi_extra=SECURED
-)
+@journal_read("/state", StateResponse)
 async def state(call: Reader) -> Response:
     """The loop's effective non-secret settings (the API's, with the running loop's overrides), its
     state, and today's blocked-cycle reasons."""
     return _json(await call.ctx.read(lambda: _state(call.ctx)))
 
 
-@router.get(
-    "/ui/state",
-    response_model=StateResponse,
-    responses=JOURNAL_ERRORS,
-    tags=["data"],
-    deprecated=True,
-    summary="Same as /state (the original control panel's path)",
-    openapi_extra=SECURED,
+@journal_read(
+    "/ui/state", StateResponse, deprecated=True, summary="Same as /state (the original control panel's path)"
 )
 async def ui_state(call: Reader) -> Response:
-    return _json(await call.ctx.read(lambda: _state(call.ctx)))
+    return await state(call)
 
 
-@router.get(
-    "/audit",
-    response_model=AuditPage,
-    responses=JOURNAL_ERRORS,
-    tags=["control plane"],
-    openapi_extra=SECURED,
-)
+@journal_read("/audit", AuditPage, tags=["control plane"])
 async def audit_log(
     call: Annotated[Caller, Depends(auditor)],
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,

@@ -1,0 +1,150 @@
+"""The saga's steps and their undo, for one cycle.
+
+Steps, in order: loan drawn → power leg bought → futures leg sold for the quantity actually
+filled. Whatever happened, the undo follows: `unwind` brings both legs back to the hedge (or
+flat after a failure) and `repay` returns the loan, each retried a few times before a human is
+asked to step in (see docs/runbooks.md).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from bot.domain.market import Leg, OrderRequest, OrderState, Side
+from bot.domain.pnl import money, net_position
+from bot.loans.base import FlashLoan, LoanError
+from bot.metrics import BotMetrics
+from bot.orchestrator.execution import ExecutionParams, Sleep, fill_order, sweep_limit
+from bot.orchestrator.ids import order_id
+from bot.orchestrator.state import CycleState
+from bot.venues.base import Venue, VenueError
+
+log = logging.getLogger("bot.orchestrator")
+ZERO = Decimal(0)
+UNWIND_ATTEMPTS = 3
+REPAY_ATTEMPTS = 3
+
+Clock = Callable[[], datetime]
+
+
+class CycleFailure(Exception):
+    """A step failed in a way the saga handles by unwinding; `reason` is the metric label."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass
+class SagaSteps:
+    """Runs the steps of a cycle against the two venues and the loan, recording each order."""
+
+    power: Venue
+    futures: Venue
+    loan: FlashLoan
+    params: ExecutionParams
+    metrics: BotMetrics
+    clock: Clock
+    sleep: Sleep
+    stopping: asyncio.Event  # set on shutdown: an order still open is cancelled, then unwound
+
+    async def trade(self, cycle: CycleState) -> None:
+        """Draw the loan, buy the power leg, sell the futures leg; `CycleFailure` when a step fails."""
+        opp = cycle.opportunity
+        if opp.loan_amount > ZERO:
+            try:
+                cycle.loan = await self.loan.draw(cycle.cycle_id, money(opp.loan_amount))
+            except LoanError as exc:
+                raise CycleFailure("loan_refused", str(exc)) from exc
+        state, timed_out = await self._fill(cycle, self.power, cycle.entry, "entry")
+        if state.filled_quantity <= ZERO:
+            raise CycleFailure("order_timeout" if timed_out else "power_rejected", state.reason or "")
+        # hedge what was actually bought, never what was asked for
+        exit_ = replace(cycle.exit, quantity=state.filled_quantity)
+        hedge, timed_out = await self._fill(cycle, self.futures, exit_, "exit")
+        if hedge.filled_quantity <= ZERO:
+            raise CycleFailure("order_timeout" if timed_out else "futures_rejected", hedge.reason or "")
+        if hedge.filled_quantity < state.filled_quantity:
+            # the unfilled rest of the power leg is sold back by the unwind that follows
+            self.metrics.trade_partial_failures.inc()
+            self.metrics.trades_blocked.labels(reason="partial_fill").inc()
+            log.warning(
+                "cycle %s futures leg filled %s of %s MWh; selling back the rest",
+                cycle.cycle_id,
+                hedge.filled_quantity,
+                state.filled_quantity,
+            )
+
+    async def _fill(
+        self, cycle: CycleState, venue: Venue, order: OrderRequest, purpose: str
+    ) -> tuple[OrderState, bool]:
+        state, timed_out = await fill_order(
+            venue, order, self.params, stopping=self.stopping, sleep=self.sleep
+        )
+        cycle.note(order, venue.name, purpose, state, self.clock())
+        return state, timed_out
+
+    async def unwind(self, cycle: CycleState, *, power_target: Decimal) -> bool:
+        """Bring the power leg to `power_target` MWh and the futures leg back to its hedge.
+
+        After a failure both targets are zero. After a partial hedge the power bought beyond what
+        the futures leg sold is sold back. True when both legs end where they should.
+        """
+        futures_target = -power_target
+        ok = await self._flatten(cycle, "power", self.power, power_target)
+        return await self._flatten(cycle, "futures", self.futures, futures_target) and ok
+
+    async def _flatten(self, cycle: CycleState, leg: Leg, venue: Venue, target: Decimal) -> bool:
+        for attempt in range(1, UNWIND_ATTEMPTS + 1):
+            excess = net_position(cycle.fills, leg) - target
+            if excess == ZERO:
+                return True
+            side = Side.SELL if excess > ZERO else Side.BUY
+            try:
+                book = await venue.book()
+            except VenueError as exc:
+                log.error("cycle %s cannot read %s book to unwind: %s", cycle.cycle_id, leg, exc)
+                continue
+            limit = sweep_limit(book, side)
+            if limit is None:
+                log.error("cycle %s: %s book has no %s side to unwind into", cycle.cycle_id, leg, side)
+                continue
+            order = OrderRequest(
+                order_id(cycle.cycle_id, leg, "unwind", attempt), leg, side, abs(excess), limit
+            )
+            await self._fill(cycle, venue, order, "unwind")
+        left = net_position(cycle.fills, leg) - target
+        if left != ZERO:
+            log.critical(
+                "cycle %s: %s leg still open (%s MWh) after %d unwind attempts; close it by hand (runbook)",
+                cycle.cycle_id,
+                leg,
+                left,
+                UNWIND_ATTEMPTS,
+            )
+            return False
+        return True
+
+    async def repay(self, cycle: CycleState) -> bool:
+        """Repay the cycle's loan, if any and not yet repaid; False when every attempt failed."""
+        if cycle.loan is None or cycle.loan_repaid:
+            return True
+        for attempt in range(1, REPAY_ATTEMPTS + 1):
+            try:
+                await self.loan.repay(cycle.loan)
+                cycle.loan_repaid = True
+                return True
+            except LoanError as exc:
+                log.error(
+                    "cycle %s loan repayment attempt %d failed: %s",
+                    cycle.cycle_id,
+                    attempt,
+                    exc,
+                    exc_info=True,
+                )
+        return False

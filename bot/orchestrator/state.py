@@ -1,0 +1,163 @@
+"""What one executing cycle has done so far, and the journal records that say so.
+
+The saga's steps change a `CycleState` (orders sent, fills, the loan); the orchestrator journals
+the records it builds: the write-ahead entry before any order is sent, the closed cycle at the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from bot.domain.decision import Limits, Opportunity, spread
+from bot.domain.market import Book, OrderRequest, OrderState, OrderStatus, Side
+from bot.domain.pnl import Fill, average_price, money, venue_fees
+from bot.journal.records import CostBreakdown, CycleRecord, CycleStatus, OrderRecord, TradeRecord
+from bot.loans.base import LoanHandle
+from bot.orchestrator.ids import order_id
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class CycleState:
+    """Mutable state of one executing cycle."""
+
+    cycle_id: str
+    seq: int
+    started_at: datetime
+    opportunity: Opportunity
+    power_book: Book
+    futures_book: Book
+    entry: OrderRequest  # the power leg as planned
+    exit: OrderRequest  # the futures leg as planned; sent for the quantity the entry filled
+    fills: list[Fill] = field(default_factory=list)
+    orders: dict[str, OrderRecord] = field(default_factory=dict)
+    loan: LoanHandle | None = None
+    loan_repaid: bool = False
+
+    @classmethod
+    def open(
+        cls,
+        cycle_id: str,
+        seq: int,
+        now: datetime,
+        opportunity: Opportunity,
+        books: tuple[Book, Book],
+        venues: tuple[str, str],
+    ) -> CycleState:
+        """A cycle about to start: both legs planned (status NEW) from the opportunity."""
+        opp = opportunity
+        entry = OrderRequest(
+            order_id(cycle_id, "power", "entry"), "power", Side.BUY, opp.quantity, opp.power_limit
+        )
+        exit_ = OrderRequest(
+            order_id(cycle_id, "futures", "exit"), "futures", Side.SELL, opp.quantity, opp.futures_limit
+        )
+        state = cls(cycle_id, seq, now, opp, books[0], books[1], entry, exit_)
+        for order, purpose, venue in ((entry, "entry", venues[0]), (exit_, "exit", venues[1])):
+            state.note(order, venue, purpose, OrderState(order.client_order_id, OrderStatus.NEW), now)
+        return state
+
+    def note(self, order: OrderRequest, venue: str, purpose: str, state: OrderState, at: datetime) -> None:
+        """Record what the venue said about an order, and its fill if any."""
+        filled, price = state.filled_quantity, state.average_price
+        if filled > ZERO and price is not None:
+            self.fills.append(Fill(order.leg, order.side, filled, price))
+        self.orders[order.client_order_id] = OrderRecord(
+            client_order_id=order.client_order_id,
+            cycle_id=self.cycle_id,
+            leg=order.leg,
+            venue=venue,
+            side=order.side,
+            purpose=purpose,
+            quantity_mwh=order.quantity,
+            limit_price_gbp=order.limit_price,
+            status=state.status,
+            filled_mwh=filled,
+            avg_price_gbp=price,
+            venue_order_id=state.venue_order_id,
+            created_at=self.started_at,
+            updated_at=at,
+        )
+
+    @property
+    def partial(self) -> bool:
+        """True when an unwind order filled: part of the power leg could not be hedged."""
+        return any(o.purpose == "unwind" and o.filled_mwh > ZERO for o in self.orders.values())
+
+    def record(
+        self,
+        status: CycleStatus,
+        reason: str | None,
+        *,
+        finished: datetime | None = None,
+        realised: Decimal = ZERO,
+        trade: TradeRecord | None = None,
+    ) -> CycleRecord:
+        """The cycle as the journal stores it (STARTED for the write-ahead entry)."""
+        power_ask, futures_bid = self.power_book.asks[0].price, self.futures_book.bids[0].price
+        return CycleRecord(
+            cycle_id=self.cycle_id,
+            seq=self.seq,
+            started_at=self.started_at,
+            finished_at=finished,
+            status=status,
+            reason=reason,
+            power_ask_gbp=power_ask,
+            futures_bid_gbp=futures_bid,
+            spread_gbp=spread(self.power_book, self.futures_book),
+            planned_mwh=self.opportunity.quantity,
+            expected_profit_gbp=money(self.opportunity.expected_profit),
+            realised_gbp=realised,
+            orders=tuple(self.orders.values()),
+            trade=trade,
+        )
+
+    def close(
+        self, status: CycleStatus, reason: str | None, finished: datetime, limits: Limits
+    ) -> CycleRecord:
+        """The finished cycle: realised PnL from what filled, net of fees, loan fee and gas.
+
+        Only a TRADED cycle carries a trade; a half-done cycle is never recorded as profit.
+        """
+        power_fee, futures_fee = venue_fees(self.fills, limits.power_fee_bp, limits.futures_fee_bp)
+        loan = self.loan
+        cash = sum((f.cash for f in self.fills), ZERO)
+        costs = CostBreakdown(
+            power_fee_gbp=money(power_fee),
+            futures_fee_gbp=money(futures_fee),
+            loan_fee_gbp=money(loan.fee if loan is not None else ZERO),
+            gas_gbp=money(limits.gas if loan is not None else ZERO),
+            slippage_gbp=money(self._slippage()),
+        )
+        net = money(cash) - costs.total_gbp
+        trade = None
+        if status is CycleStatus.TRADED:
+            _, power_px = average_price(self.fills, "power", Side.BUY)
+            hedged, futures_px = average_price(self.fills, "futures", Side.SELL)
+            trade = TradeRecord(
+                cycle_id=self.cycle_id,
+                executed_at=finished,
+                quantity_mwh=hedged,
+                power_price_gbp=power_px if power_px is not None else ZERO,
+                futures_price_gbp=futures_px if futures_px is not None else ZERO,
+                loan_amount_gbp=loan.amount if loan is not None else ZERO,
+                gross_gbp=money(cash),
+                costs=costs,
+                net_gbp=net,
+            )
+        return self.record(status, reason, finished=finished, realised=net, trade=trade)
+
+    def _slippage(self) -> Decimal:
+        """Cost of filling away from the quoted top of book (informational; already in the prices)."""
+        total = ZERO
+        top_ask = self.power_book.asks[0].price
+        top_bid = self.futures_book.bids[0].price
+        for fill in self.fills:
+            if fill.leg == "power" and fill.side is Side.BUY:
+                total += (fill.price - top_ask) * fill.quantity
+            elif fill.leg == "futures" and fill.side is Side.SELL:
+                total += (top_bid - fill.price) * fill.quantity
+        return total
