@@ -19,7 +19,7 @@ from typing import Any
 from arbitrage_operator.spec import BotConfig
 from arbitrage_operator.spec_fields import PAUSED, get_path
 from bot.config import Settings
-from bot.domain.window import is_weekend, parse_window
+from bot.domain.window import OUTSIDE_WINDOW, TRADING_DISABLED, WEEKEND, market_closed, parse_window
 
 CONDITION_TYPES = ("ConfigValid", "Ready", "Trading")
 
@@ -118,7 +118,17 @@ def trading_condition(
                 "fixed.",
             )
         return Condition("Trading", "False", "ConfigInvalid", "The spec is invalid; no bot runs.")
-    if get_path(spec, PAUSED.path) is True:
+    window_text, weekends = trading_window_of(spec)
+    try:
+        window = parse_window(window_text)
+    except ValueError:
+        return Condition(
+            "Trading", "Unknown", "ConfigInvalid", f"Trading window {window_text!r} cannot be read."
+        )
+    # the bot's own definition of "the market is open", as its guard, gauge and /state use it
+    paused = get_path(spec, PAUSED.path) is True
+    closed = market_closed(now, window, allow_weekend=weekends, trading_enabled=not paused)
+    if closed == TRADING_DISABLED:
         return Condition(
             "Trading",
             "False",
@@ -127,21 +137,14 @@ def trading_condition(
         )
     if not ready:
         return Condition("Trading", "False", "NotReady", "The bot's pod is not ready.")
-    window_text, weekends = trading_window_of(spec)
-    try:
-        window = parse_window(window_text)
-    except ValueError:
-        return Condition(
-            "Trading", "Unknown", "ConfigInvalid", f"Trading window {window_text!r} cannot be read."
-        )
-    if is_weekend(now) and not weekends:
+    if closed == WEEKEND:
         return Condition(
             "Trading",
             "False",
             "Weekend",
             "It is a weekend (UTC) and spec.tradingWindow.allowWeekends is false.",
         )
-    if not window.is_open(now):
+    if closed == OUTSIDE_WINDOW:
         return Condition("Trading", "False", "OutsideWindow", f"Outside the trading window {window} UTC.")
     return Condition("Trading", "True", "InsideWindow", f"Inside the trading window {window} UTC.")
 

@@ -54,7 +54,10 @@ class BotMetrics:
         self.market_data_age = gauge(
             "market_data_age_seconds", "Age of the last book read, per leg.", ["leg"]
         )
-        self.trading_window_open = gauge("trading_window_open", "1 inside the trading window.")
+        self.trading_window_open = gauge(
+            "trading_window_open",
+            "1 when the market is open to the bot (window, weekend rule and kill switch).",
+        )
         self.trading_enabled = gauge("trading_enabled", "1 unless TRADING_ENABLED=0 (paused).")
         self.last_trade_timestamp = gauge(
             "last_trade_timestamp_seconds", "Unix time of the last executed trade."

@@ -293,8 +293,15 @@ async def test_guards_block_before_any_market_data_is_read(tmp_path: Path, at, e
         result = await rig.cycle()
         assert (result.outcome, result.reason) == ("blocked", reason)
         assert rig.metric("trades_blocked_total", reason=reason) == 1
+        # and the gauge the "no trade while market open" alert reads agrees: the market is closed
+        assert rig.metric("trading_window_open") == 0
     finally:
         rig.journal.close()
+
+
+async def test_the_market_open_gauge_is_1_when_a_cycle_may_trade(rig: Rig) -> None:
+    await rig.cycle()
+    assert rig.metric("trading_window_open") == 1
 
 
 async def test_an_overnight_window_trades_at_night(tmp_path: Path) -> None:

@@ -62,3 +62,46 @@ def test_saturday_and_sunday_are_weekend_in_utc() -> None:
     assert not is_weekend(saturday + timedelta(days=2))
     # Friday 23:30 in UTC-2 is Saturday 01:30 UTC
     assert is_weekend(datetime(2026, 11, 27, 23, 30, tzinfo=timezone(timedelta(hours=-2))))
+
+
+# -- one definition of "the market is open" ----------------------------------------------------------
+
+_INSTANTS = [
+    datetime(2026, 11, 28, 12, 0, tzinfo=UTC),  # Saturday noon
+    datetime(2026, 11, 26, 3, 0, tzinfo=UTC),  # Thursday 03:00
+    datetime(2026, 11, 26, 12, 0, tzinfo=UTC),  # Thursday noon
+]
+
+
+@pytest.mark.parametrize("at", _INSTANTS, ids=lambda at: at.strftime("%a-%H%M"))
+@pytest.mark.parametrize("paused", [False, True])
+@pytest.mark.parametrize("weekends", [False, True])
+def test_the_guard_and_the_operators_trading_condition_agree_with_market_closed(
+    at: datetime, paused: bool, weekends: bool
+) -> None:
+    from decimal import Decimal
+
+    from arbitrage_operator.status import trading_condition
+    from bot.config import Settings
+    from bot.domain.decision import guard, limits_from
+    from bot.domain.window import market_closed
+
+    # given one bot's window, weekend rule and kill switch, as settings and as an ArbitrageBot spec
+    settings = Settings.from_mapping(
+        {"TRADING_WINDOW_UTC": "05:00-21:00", "ALLOW_WEEKEND_TRADING": str(int(weekends))}
+    )
+    spec = {"tradingWindow": {"utc": "05:00-21:00", "allowWeekends": weekends}, "paused": paused}
+    # when each consumer judges the same instant
+    closed = market_closed(at, settings.trading_window, allow_weekend=weekends, trading_enabled=not paused)
+    blocked = guard(at, limits_from(settings), trading_enabled=not paused, daily_loss=Decimal(0))
+    condition = trading_condition(spec, config_valid=True, ready=True, now=at)
+    # then they give one answer
+    assert (blocked.value if blocked else None) == closed
+    expected = {
+        None: "InsideWindow",
+        "trading_disabled": "Paused",
+        "weekend": "Weekend",
+        "outside_window": "OutsideWindow",
+    }
+    assert condition.reason == expected[closed]
+    assert (condition.status == "True") == (closed is None)

@@ -13,7 +13,7 @@ from enum import StrEnum, auto
 from typing import TYPE_CHECKING, NamedTuple
 
 from bot.domain.market import BASIS_POINTS_PER_UNIT, Book
-from bot.domain.window import TradingWindow, is_weekend
+from bot.domain.window import TradingWindow, market_closed
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -118,12 +118,11 @@ class NoTrade(NamedTuple):
 
 def guard(now: datetime, limits: Limits, *, trading_enabled: bool, daily_loss: Decimal) -> Block | None:
     """Checks that run before any market data is read. `None` means the cycle may go on."""
-    if not trading_enabled:
-        return Block.TRADING_DISABLED
-    if not limits.allow_weekend and is_weekend(now):
-        return Block.WEEKEND
-    if not limits.window.is_open(now):
-        return Block.OUTSIDE_WINDOW
+    closed = market_closed(
+        now, limits.window, allow_weekend=limits.allow_weekend, trading_enabled=trading_enabled
+    )
+    if closed is not None:
+        return Block(closed)
     if daily_loss >= limits.max_daily_loss:
         return Block.DAILY_LOSS_LIMIT
     return None

@@ -46,6 +46,30 @@ def parse_window(text: str) -> TradingWindow:
     return TradingWindow(start, end)
 
 
+# Why the market is closed to the bot, in the words of the metric label `trades_blocked{reason}`.
+TRADING_DISABLED = "trading_disabled"
+WEEKEND = "weekend"
+OUTSIDE_WINDOW = "outside_window"
+
+
+def market_closed(
+    at: datetime, window: TradingWindow, *, allow_weekend: bool, trading_enabled: bool
+) -> str | None:
+    """Why the bot may not trade at `at`, or None when the market is open to it.
+
+    The one definition of "the market is open": the cycle's guard, the `trading_window_open`
+    gauge, the API's `/state` and the operator's `Trading` condition all ask this function, so a
+    Saturday is closed everywhere or nowhere. Checked in order: kill switch, weekend, window.
+    """
+    if not trading_enabled:
+        return TRADING_DISABLED
+    if not allow_weekend and is_weekend(at):
+        return WEEKEND
+    if not window.is_open(at):
+        return OUTSIDE_WINDOW
+    return None
+
+
 def is_weekend(at: datetime) -> bool:
     """Saturday or Sunday in UTC."""
     return _as_utc(at).weekday() >= 5

@@ -22,6 +22,7 @@ from decimal import Decimal
 from bot.domain.decision import Block, Limits, NoTrade, Opportunity, decide, guard
 from bot.domain.market import Book
 from bot.domain.pnl import money, net_position
+from bot.domain.window import market_closed
 from bot.journal.records import CycleRecord, CycleStatus
 from bot.loans.base import FlashLoan
 from bot.metrics import BotMetrics
@@ -148,7 +149,13 @@ class Orchestrator:
     async def _cycle(self) -> CycleResult:
         now = self.clock()
         self._roll_day(now)
-        self.metrics.trading_window_open.set(1 if self.limits.window.is_open(now) else 0)
+        closed = market_closed(
+            now,
+            self.limits.window,
+            allow_weekend=self.limits.allow_weekend,
+            trading_enabled=self.trading_enabled,
+        )
+        self.metrics.trading_window_open.set(0 if closed else 1)
         if self._journal_broken:
             return self._blocked(now, "journal_error")
         # the guards run before any market data is read; decide() runs them again at the quotes' time

@@ -12,7 +12,7 @@ from fastapi.types import DecoratedCallable
 from pydantic import AwareDatetime, BaseModel
 from starlette.responses import Response
 
-from bot.domain.window import is_weekend
+from bot.domain.window import market_closed
 from bot.journal.records import TradeRecord
 from bot.web import present
 from bot.web.context import ApiContext
@@ -197,13 +197,16 @@ async def spreads(
 def _state(ctx: ApiContext) -> StateResponse:
     now = datetime.now(UTC)
     settings = ctx.supervisor.effective_settings
-    window_open = settings.trading_window.is_open(now) and (
-        settings.allow_weekend_trading or not is_weekend(now)
+    closed = market_closed(
+        now,
+        settings.trading_window,
+        allow_weekend=settings.allow_weekend_trading,
+        trading_enabled=settings.trading_enabled,
     )
     return StateResponse(
         as_of=now,
         simulated=settings.simulated,
-        trading_window_open=window_open,
+        trading_window_open=closed is None,
         settings=settings.public_view(),
         orchestrator=present.loop_summary(ctx.supervisor.status()),
         blocked_today=present.blocked(ctx.journal.skipped_counts(now.date())),
