@@ -18,8 +18,15 @@ from typing import Any
 
 import yaml
 
+from arbitrage_operator.policy import (
+    DEFAULT_IMAGE,
+    DNS_SUBDOMAIN_MAX,
+    DNS_SUBDOMAIN_PATTERN,
+    SECRET_KEY_PATTERN,
+)
 from arbitrage_operator.spec_fields import (
     API_KEY_REF,
+    CREDENTIALS_PATH,
     DATABASE_URL_REF,
     PAUSED,
     SECRET_BACKENDS,
@@ -140,18 +147,27 @@ def _object(description: str, properties: dict[str, Any] | None = None, **extra:
     return node
 
 
+def object_name(description: str) -> dict[str, Any]:
+    """A field naming a Kubernetes object: a DNS subdomain, so it can never reach another namespace."""
+    return {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": DNS_SUBDOMAIN_MAX,
+        "pattern": DNS_SUBDOMAIN_PATTERN,
+        "description": description,
+    }
+
+
 def _secret_ref(field: SpecialField, description: str) -> dict[str, Any]:
     return _object(
         description,
         {
-            "name": {
-                "type": "string",
-                "minLength": 1,
-                "description": "Name of the Secret, in the bot's namespace.",
-            },
+            "name": object_name("Name of the Secret, in the bot's namespace (a DNS subdomain)."),
             "key": {
                 "type": "string",
                 "minLength": 1,
+                "maxLength": DNS_SUBDOMAIN_MAX,
+                "pattern": SECRET_KEY_PATTERN,
                 "description": f"Key in the Secret holding the value; default {field.default_key}.",
             },
         },
@@ -182,16 +198,14 @@ def _operator_fields() -> dict[str, dict[str, Any]]:
             "type": "string",
             "minLength": 1,
             "description": "Container image of the bot; default the operator's FLASH_GREEN_BOT_IMAGE "
-            "(ghcr.io/flash-green/flash-green:0.1.0). The image's entrypoint runs `flash-green preflight` "
-            "and then `flash-green run`.",
+            f"({DEFAULT_IMAGE}). Any other image must be in the operator's FLASH_GREEN_ALLOWED_IMAGES. The "
+            "image's entrypoint runs `flash-green preflight` and then `flash-green run`.",
         },
-        "serviceAccountName": {
-            "type": "string",
-            "minLength": 1,
-            "description": "ServiceAccount of the bot pod, e.g. one bound to an AWS role for "
-            "secrets.backend aws; default the namespace's default account. The pod never mounts its API "
-            "token.",
-        },
+        "serviceAccountName": object_name(
+            "ServiceAccount of the bot pod, e.g. one bound to an AWS role for secrets.backend aws; default "
+            "the namespace's default account. It must be in the operator's "
+            "FLASH_GREEN_ALLOWED_SERVICE_ACCOUNTS. The pod never mounts its API token."
+        ),
         "resources": _object(
             "CPU and memory of the bot container; default requests cpu 100m, memory 256Mi and limits cpu 1, "
             "memory 512Mi.",
@@ -211,12 +225,10 @@ def _operator_fields() -> dict[str, dict[str, Any]]:
             "description": "kubernetes (default): credentials from secrets.kubernetes.secretName by "
             "secretKeyRef. vault or aws: the pod fetches them itself at start (SECRETS_BACKEND).",
         },
-        "secrets.kubernetes.secretName": {
-            "type": "string",
-            "minLength": 1,
-            "description": "Secret whose keys are the credentials' environment names (e.g. ICE_API_KEY, "
-            "ICE_API_SECRET, LENDER_KEY); each key present is passed to the pod by secretKeyRef.",
-        },
+        CREDENTIALS_PATH: object_name(
+            "Secret in the bot's namespace whose keys are the credentials' environment names (e.g. "
+            "ICE_API_KEY, ICE_API_SECRET, LENDER_KEY); each key present is passed to the pod by secretKeyRef."
+        ),
         VAULT_TOKEN_REF.path: _secret_ref(
             VAULT_TOKEN_REF, "The Secret key holding VAULT_TOKEN, the token the pod presents to Vault."
         ),
@@ -226,11 +238,9 @@ def _operator_fields() -> dict[str, dict[str, Any]]:
             "description": "Size of the PersistentVolumeClaim holding the SQLite journal at "
             "/var/lib/flash-green; default 1Gi.",
         },
-        "journal.storageClassName": {
-            "type": "string",
-            "description": "StorageClass of the journal's PersistentVolumeClaim; default the "
-            "cluster's default.",
-        },
+        "journal.storageClassName": object_name(
+            "StorageClass of the journal's PersistentVolumeClaim; default the cluster's default."
+        ),
         "journal.retain": {
             "type": "boolean",
             "description": "Keep the journal's PersistentVolumeClaim when the ArbitrageBot is "

@@ -6,12 +6,8 @@ built on the credentials kopf logged in with (`kopf.ConnectionInfo`), so both us
 identity. Calls are plain JSON over one aiohttp session; every non-2xx answer raises `ApiError`
 (a 404 on a read returns None), which the handlers turn into `kopf.TemporaryError` retries.
 
-`ensure()` applies a child with server-side apply as the field manager `flash-green-operator`
-(forcing ownership of the fields it sets): the API server merges, drops what the operator no
-longer sets, and writes nothing when nothing changed, so replayed events and restarts are
-idempotent. A server without server-side apply (the kmock emulator the tests run against) gets
-the fallback: create; on 409 read the object and, only when an owned field differs, send a JSON
-patch of those fields.
+Children are applied by `arbitrage_operator.children` through this client. Names and namespaces
+are quoted into the request path (`object_path`), so no name can reach another namespace's objects.
 """
 
 from __future__ import annotations
@@ -21,6 +17,7 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import kopf
@@ -41,19 +38,6 @@ PLURALS: dict[str, str] = {
     "ArbitrageBot": "arbitragebots",
 }
 
-# The fields of each kind the operator owns (JSON pointers); everything else is left alone.
-OWNED_FIELDS: dict[str, tuple[str, ...]] = {
-    "ConfigMap": ("/data",),
-    "Service": ("/spec/type", "/spec/selector", "/spec/ports"),
-    "Deployment": ("/spec",),
-    "ServiceMonitor": ("/spec",),
-    "PersistentVolumeClaim": (),  # created once; its storage is never rewritten by the operator
-}
-# Kinds whose spec is written only when created (a journal's size may not shrink or move).
-CREATED_ONCE = frozenset({"PersistentVolumeClaim"})
-# Owned fields compared exactly (stale keys must go); others as subsets (the server adds defaults).
-EXACT_FIELDS = frozenset({"/data", "/spec/selector"})
-
 
 class ApiError(Exception):
     """A non-2xx answer of the API server."""
@@ -65,11 +49,19 @@ class ApiError(Exception):
         super().__init__(f"{method} {path}: {status} {reason}: {message}")
 
 
+def _segment(value: str) -> str:
+    """One path segment: quoted whole, so a name can never add segments ("/") or climb ("..")."""
+    if value in (".", ".."):
+        raise ValueError(f"{value!r} is not an object name")
+    return quote(value, safe="")
+
+
 def object_path(api_version: str, kind: str, namespace: str | None, name: str | None = None) -> str:
-    """The API path of a namespaced collection (no name) or object."""
+    """The API path of a namespaced collection (no name) or object; namespace and name are quoted."""
     prefix = f"/api/{api_version}" if "/" not in api_version else f"/apis/{api_version}"
-    path = f"{prefix}/namespaces/{namespace}/{PLURALS[kind]}" if namespace else f"{prefix}/{PLURALS[kind]}"
-    return f"{path}/{name}" if name else path
+    plural = PLURALS[kind]
+    path = f"{prefix}/namespaces/{_segment(namespace)}/{plural}" if namespace else f"{prefix}/{plural}"
+    return f"{path}/{_segment(name)}" if name else path
 
 
 def path_of(obj: Mapping[str, Any]) -> str:
@@ -215,119 +207,10 @@ def _error(status: int, text: str, *, method: str, path: str) -> ApiError:
     return ApiError(status, reason, message, method=method, path=path)
 
 
-# --------------------------------------------------------------------------------------------
-# Apply, or create-or-patch where the server has no server-side apply
-
-
-def is_subset(desired: Any, actual: Any) -> bool:
-    """True when everything in `desired` is in `actual` (dicts by key, lists item by item)."""
-    if isinstance(desired, Mapping):
-        return isinstance(actual, Mapping) and all(
-            k in actual and is_subset(v, actual[k]) for k, v in desired.items()
-        )
-    if isinstance(desired, list):
-        return (
-            isinstance(actual, list)
-            and len(desired) == len(actual)
-            and all(is_subset(d, a) for d, a in zip(desired, actual, strict=True))
-        )
-    return bool(desired == actual)
-
-
-def _pointer_get(obj: Mapping[str, Any], pointer: str) -> Any:
-    node: Any = obj
-    for part in pointer.strip("/").split("/"):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
-
-
-def patch_operations(desired: Mapping[str, Any], current: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """JSON patch operations bringing the owned parts of `current` to `desired` (empty if equal)."""
-    ops: list[dict[str, Any]] = []
-    current_meta = current.get("metadata") or {}
-    for section in ("labels", "annotations"):
-        wanted = (desired.get("metadata") or {}).get(section) or {}
-        have = current_meta.get(section)
-        if not wanted:
-            continue
-        if not isinstance(have, Mapping):
-            ops.append({"op": "add", "path": f"/metadata/{section}", "value": dict(wanted)})
-            continue
-        for key, value in wanted.items():
-            if have.get(key) != value:
-                ops.append({"op": "add", "path": f"/metadata/{section}/{_escape(key)}", "value": value})
-    owners = (desired.get("metadata") or {}).get("ownerReferences")
-    if owners and not is_subset(owners, current_meta.get("ownerReferences")):
-        ops.append({"op": "add", "path": "/metadata/ownerReferences", "value": owners})
-    for pointer in OWNED_FIELDS.get(desired["kind"], ()):
-        wanted_value = _pointer_get(desired, pointer)
-        have_value = _pointer_get(current, pointer)
-        same = wanted_value == have_value if pointer in EXACT_FIELDS else is_subset(wanted_value, have_value)
-        if not same:
-            ops.append({"op": "add", "path": pointer, "value": wanted_value})
-    return ops
-
-
 def applied_by(obj: Mapping[str, Any], manager: str) -> bool:
     """True when `manager` owns fields of `obj` through server-side apply."""
     entries = (obj.get("metadata") or {}).get("managedFields") or []
     return any(e.get("manager") == manager and e.get("operation") == "Apply" for e in entries)
-
-
-def _metadata_only(desired: Mapping[str, Any]) -> dict[str, Any]:
-    meta = desired["metadata"]
-    keep = ("name", "namespace", "labels", "annotations", "ownerReferences")
-    return {
-        "apiVersion": desired["apiVersion"],
-        "kind": desired["kind"],
-        "metadata": {k: meta[k] for k in keep if k in meta},
-    }
-
-
-async def ensure(api: KubeApi, desired: Mapping[str, Any], *, likely_exists: bool = False) -> dict[str, Any]:
-    """Bring a child to `desired` (creating it if absent); returns the object as the server holds it."""
-    if not await api.applies(desired["metadata"].get("namespace")):
-        return await _create_or_patch(api, desired, likely_exists=likely_exists)
-    if desired["kind"] not in CREATED_ONCE:
-        return await api.apply(desired)
-    try:
-        return await api.create(desired)
-    except ApiError as exc:
-        if exc.status != 409:
-            raise
-    return await api.apply(_metadata_only(desired))  # it exists: its spec stays as created
-
-
-async def _create_or_patch(
-    api: KubeApi, desired: Mapping[str, Any], *, likely_exists: bool = False
-) -> dict[str, Any]:
-    """The fallback without server-side apply, kept for the kmock emulator the tests run against.
-
-    A new bot's children are created straight away (one call each); when they likely exist
-    (an update, or a resume after a restart) they are read first, so an unchanged child costs
-    one read and no write.
-    """
-    path = path_of(desired)
-    current = await api.get(path) if likely_exists else None
-    if current is None:
-        try:
-            return await api.create(desired)
-        except ApiError as exc:
-            if exc.status != 409:
-                raise
-        current = await api.get(path)
-        if current is None:  # deleted between the two calls
-            return await api.create(desired)
-    ops = patch_operations(desired, current)
-    if not ops:
-        return current
-    return await api.patch(path, ops, content_type=JSON_PATCH)
 
 
 async def patch_status(api: KubeApi, path: str, obj: Mapping[str, Any], fields: Mapping[str, Any]) -> None:

@@ -18,10 +18,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from arbitrage_operator.policy import DEFAULT_IMAGE, without_url_credentials
 from arbitrage_operator.spec import API_PORT, DATA_DIR, BotConfig, build_config
 from arbitrage_operator.spec_fields import API_KEY_REF, DATABASE_URL_REF, get_path
+from bot.domain.shutdown import DEFAULT_ORDER_TIMEOUT_S, ShutdownBudget
 
-DEFAULT_IMAGE = "ghcr.io/flash-green/flash-green:0.1.0"
 HASH_ANNOTATION = "arbitrage.flashgreen.dev/config-hash"
 BOT_LABEL = "arbitrage.flashgreen.dev/bot"
 MANAGED_BY = "flash-green-operator"
@@ -104,13 +105,17 @@ def wants_servicemonitor(spec: Mapping[str, Any]) -> bool:
 def build_configmap(
     name: str, namespace: str, spec: Mapping[str, Any], config: BotConfig | None = None
 ) -> dict[str, Any]:
-    """The ConfigMap holding every non-secret setting as the bot's environment variables."""
+    """The ConfigMap holding every non-secret setting as the bot's environment variables.
+
+    A URL never carries credentials into it: a spec with one is refused before any child is
+    written, and should one get here all the same, its userinfo and secret parameters are removed.
+    """
     config = config or build_config(name, spec)
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": _meta(configmap_name(name), namespace, name),
-        "data": dict(sorted(config.env.items())),
+        "data": {key: without_url_credentials(value) for key, value in sorted(config.env.items())},
     }
 
 
@@ -214,12 +219,11 @@ def config_hash(name: str, spec: Mapping[str, Any], config: BotConfig, defaults:
 
 
 def grace_seconds(env: Mapping[str, str]) -> int:
-    """The pod's termination grace: twice the order timeout plus 20 s (80 s at the default 30 s)."""
+    """The pod's termination grace, from ORDER_TIMEOUT_SECS (`bot.domain.shutdown`; 80 s at 30 s)."""
     try:
-        timeout = float(env.get("ORDER_TIMEOUT_SECS", "30"))
-    except ValueError:
-        timeout = 30.0
-    return int(2 * timeout + 20)
+        return ShutdownBudget.for_timeout(env.get("ORDER_TIMEOUT_SECS", DEFAULT_ORDER_TIMEOUT_S)).pod_grace_s
+    except (ArithmeticError, ValueError):  # refused by the validation before a Deployment is built
+        return ShutdownBudget.for_timeout(DEFAULT_ORDER_TIMEOUT_S).pod_grace_s
 
 
 def build_deployment(
@@ -272,7 +276,8 @@ def build_deployment(
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         # Time for the cycle in flight to finish or unwind before the pod is killed: the API drains
-        # for up to ORDER_TIMEOUT_SECS + 10 s, then gives the loop ORDER_TIMEOUT_SECS + 5 s.
+        # for up to ORDER_TIMEOUT_SECS + 10 s, then gives the loop ORDER_TIMEOUT_SECS + 5 s, plus
+        # 5 s (bot.domain.shutdown computes all three; the API reads the same figures).
         "terminationGracePeriodSeconds": grace_seconds(config.env),
         "securityContext": {
             "runAsNonRoot": True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
-RESULTS = ("applied", "invalid", "waiting_for_secrets", "api_error")
+RESULTS = ("applied", "invalid", "waiting_for_secrets", "name_conflict", "api_error")
 
 
 class OperatorMetrics:

@@ -6,6 +6,10 @@ and passes what it needs down (the bots' defaults, the webhook server, the metri
 - `FLASH_GREEN_BOT_IMAGE`: bot image when a spec sets none
   (default `ghcr.io/flash-green/flash-green:0.1.0`);
 - `FLASH_GREEN_BOT_IMAGE_PULL_POLICY`: the bots' `imagePullPolicy` (default `IfNotPresent`);
+- `FLASH_GREEN_ALLOWED_IMAGES`: images a spec's `image` may name besides `FLASH_GREEN_BOT_IMAGE`
+  (comma list of references, repositories, `prefix/` or `sha256:` digests; default none);
+- `FLASH_GREEN_ALLOWED_SERVICE_ACCOUNTS`: ServiceAccounts a spec's `serviceAccountName` may name
+  (comma list; default `default`);
 - `FLASH_GREEN_BOT_SERVICEMONITOR_INTERVAL`, `..._SCRAPE_TIMEOUT`, `..._LABELS`: the bots'
   ServiceMonitors' scrape interval, timeout and extra labels (a JSON object);
 - `OPERATOR_METRICS_PORT`: where the operator serves its own /metrics (unset: not served);
@@ -27,7 +31,8 @@ import kopf
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from arbitrage_operator.manifests import DEFAULT_IMAGE, OperatorDefaults
+from arbitrage_operator.manifests import OperatorDefaults
+from arbitrage_operator.policy import DEFAULT_IMAGE, DEFAULT_SERVICE_ACCOUNT, Allowlist, is_object_name
 
 
 class RuntimeConfigError(ValueError):
@@ -46,6 +51,16 @@ class OperatorSettings(BaseSettings):
     bot_image: str = _env("FLASH_GREEN_BOT_IMAGE", DEFAULT_IMAGE, "Image of bots whose spec sets none.")
     bot_image_pull_policy: str = _env(
         "FLASH_GREEN_BOT_IMAGE_PULL_POLICY", "IfNotPresent", "The bots' imagePullPolicy."
+    )
+    allowed_images: Annotated[tuple[str, ...], NoDecode] = _env(
+        "FLASH_GREEN_ALLOWED_IMAGES",
+        (),
+        "Images a bot's spec.image may name besides the default (comma list).",
+    )
+    allowed_service_accounts: Annotated[tuple[str, ...], NoDecode] = _env(
+        "FLASH_GREEN_ALLOWED_SERVICE_ACCOUNTS",
+        (DEFAULT_SERVICE_ACCOUNT,),
+        "ServiceAccounts a bot's spec.serviceAccountName may name (comma list).",
     )
     scrape_interval: str = _env(
         "FLASH_GREEN_BOT_SERVICEMONITOR_INTERVAL", "30s", "Scrape interval of the bots' ServiceMonitors."
@@ -74,6 +89,24 @@ class OperatorSettings(BaseSettings):
         except (ValueError, TypeError) as exc:
             raise ValueError("must be a JSON object of labels") from exc
 
+    @field_validator("allowed_images", mode="before")
+    @classmethod
+    def _images(cls, value: Any) -> Any:
+        entries = _comma_list(value)
+        if any(not entry or any(c.isspace() for c in entry) for entry in entries):
+            raise ValueError(
+                "must be a comma list of image references, repositories, prefixes ending in / or digests"
+            )
+        return entries
+
+    @field_validator("allowed_service_accounts", mode="before")
+    @classmethod
+    def _service_accounts(cls, value: Any) -> Any:
+        entries = _comma_list(value)
+        if not all(is_object_name(entry) for entry in entries):
+            raise ValueError("must be a comma list of ServiceAccount names")
+        return entries
+
     @field_validator("metrics_port", "webhook_port", mode="before")
     @classmethod
     def _port(cls, value: Any) -> Any:
@@ -100,6 +133,13 @@ class OperatorSettings(BaseSettings):
             servicemonitor_labels=dict(self.servicemonitor_labels),
         )
 
+    def allowlist(self) -> Allowlist:
+        """What a bot's spec may choose: the default image and the allowed ones, the allowed accounts."""
+        return Allowlist(
+            images=tuple(dict.fromkeys((self.bot_image, *self.allowed_images))),
+            service_accounts=self.allowed_service_accounts,
+        )
+
     def webhook_server(self) -> kopf.WebhookServer | None:
         """The HTTPS admission webhook server, or None when no certificate is configured."""
         if self.webhook_cert_file is None or self.webhook_key_file is None:
@@ -111,6 +151,11 @@ class OperatorSettings(BaseSettings):
             certfile=self.webhook_cert_file,
             pkeyfile=self.webhook_key_file,
         )
+
+
+def _comma_list(value: Any) -> tuple[str, ...]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return tuple(str(item).strip() for item in items if str(item).strip())
 
 
 def load(environ: Mapping[str, str] | None = None) -> OperatorSettings:

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from arbitrage_operator.policy import is_object_name
 from arbitrage_operator.spec_fields import (
+    CREDENTIALS_PATH,
     SECRET_REFS,
     SECRETS_BACKEND,
     VAULT_TOKEN_REF,
@@ -20,7 +22,6 @@ from arbitrage_operator.spec_fields import (
     hydrated_secret_envs,
 )
 
-CREDENTIALS_PATH = "secrets.kubernetes.secretName"
 # A value standing in for a secret the pod will receive by reference; never written anywhere.
 BY_REFERENCE = "set-by-reference"
 
@@ -65,15 +66,17 @@ def secret_backend(spec: Mapping[str, Any]) -> str:
 
 def referenced_secrets(spec: Mapping[str, Any]) -> list[str]:
     """Names of every Secret the spec references (to be checked for their keys)."""
-    names: list[str] = []
+    names: list[Any] = []
     secret_name = get_path(spec, CREDENTIALS_PATH)
-    if secret_backend(spec) == "kubernetes" and isinstance(secret_name, str) and secret_name:
+    if secret_backend(spec) == "kubernetes":
         names.append(secret_name)
     for ref in SECRET_REFS:
         value = get_path(spec, ref.path)
-        if isinstance(value, Mapping) and isinstance(value.get("name"), str) and value["name"]:
-            names.append(value["name"])
-    return sorted(set(names))
+        if isinstance(value, Mapping):
+            names.append(value.get("name"))
+    # Only valid object names are ever looked up: a name such as "../../kube-system/secrets/x"
+    # would otherwise tell the bot's author what exists in other namespaces.
+    return sorted({n for n in names if is_object_name(n)})
 
 
 def _ref(spec: Mapping[str, Any], field_: SpecialField, problems: list[str]) -> SecretRef | None:
@@ -86,6 +89,8 @@ def _ref(spec: Mapping[str, Any], field_: SpecialField, problems: list[str]) -> 
             f"spec.{path} ({env}): must be an object {{name, key}} naming a Secret in this namespace"
         )
         return None
+    if not is_object_name(value["name"]):
+        return None  # arbitrage_operator.policy reports it; never looked up, never wired
     key = value.get("key", field_.default_key)
     if not isinstance(key, str) or not key:
         problems.append(f"spec.{path}.key ({env}): must be a non-empty key name")
@@ -132,6 +137,8 @@ def secret_wiring(spec: Mapping[str, Any], secret_keys: SecretKeys | None) -> Se
     if not isinstance(secret_name, str) or not secret_name:
         wiring.problems.append(f"spec.{CREDENTIALS_PATH}: must be the name of a Secret in this namespace")
         return wiring
+    if not is_object_name(secret_name):
+        return wiring  # arbitrage_operator.policy reports it; never looked up, never wired
     keys = None if secret_keys is None else secret_keys.get(secret_name)
     if secret_keys is not None and keys is None:
         wiring.problems.append(

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from arbitrage_operator.policy import INVALID_SPEC, Allowlist, policy_problems
 from arbitrage_operator.secret_refs import (
     CREDENTIALS_PATH,
     SecretEnv,
@@ -66,6 +67,7 @@ class BotConfig:
     problems: tuple[str, ...]
     spec_problems: tuple[str, ...]  # found from the spec alone: what the admission webhook rejects
     missing_secrets: tuple[str, ...]  # referenced Secrets that do not exist
+    reasons: tuple[str, ...] = ()  # the platform policy's refusal reasons, e.g. ImageNotAllowed
 
     @property
     def valid(self) -> bool:
@@ -85,15 +87,21 @@ class BotConfig:
 
 
 def build_config(
-    name: str, spec: Mapping[str, Any] | None, secret_keys: SecretKeys | None = None
+    name: str,
+    spec: Mapping[str, Any] | None,
+    secret_keys: SecretKeys | None = None,
+    allowlist: Allowlist | None = None,
 ) -> BotConfig:
     """Map and validate a spec.
 
     With `secret_keys=None` only the spec is judged (the admission webhook): every referenced
     Secret is assumed to hold every key it may hold. With the key names of the referenced
-    Secrets (never their values), missing Secrets and keys are problems too.
+    Secrets (never their values), missing Secrets and keys are problems too. `allowlist` is the
+    platform's choice of images and ServiceAccounts (default: the operator's defaults only).
     """
     spec = spec or {}
+    allowlist = allowlist or Allowlist()
+    refusals = policy_problems(spec, allowlist)
     problems: list[str] = name_problems(name)
     env = dict(OPERATOR_ENV)
     env["BOT_NAME"] = name
@@ -102,6 +110,7 @@ def build_config(
     wiring = secret_wiring(spec, secret_keys)
     problems += wiring.problems
     problems += _spec_rules(spec)
+    problems += [refusal.message for refusal in refusals]
     settings_problems = _settings_problems(spec, {**env, **wiring.placeholders})
     problems += [p for p in settings_problems if p not in problems]
 
@@ -109,7 +118,7 @@ def build_config(
         spec_only = list(problems)
         missing: list[str] = []
     else:
-        spec_only = list(build_config(name, spec, None).problems) if problems else []
+        spec_only = list(build_config(name, spec, None, allowlist).problems) if problems else []
         missing = [n for n in referenced_secrets(spec) if secret_keys.get(n) is None]
     return BotConfig(
         env=env,
@@ -117,6 +126,7 @@ def build_config(
         problems=tuple(problems),
         spec_problems=tuple(spec_only),
         missing_secrets=tuple(missing),
+        reasons=tuple(dict.fromkeys(r.reason for r in refusals if r.reason != INVALID_SPEC)),
     )
 
 
@@ -133,9 +143,9 @@ def name_problems(name: str) -> list[str]:
     return []
 
 
-def validate_spec(name: str, spec: Mapping[str, Any]) -> list[str]:
+def validate_spec(name: str, spec: Mapping[str, Any], allowlist: Allowlist | None = None) -> list[str]:
     """Problems found from the spec alone (what the admission webhook rejects)."""
-    return list(build_config(name, spec, None).problems)
+    return list(build_config(name, spec, None, allowlist).problems)
 
 
 def _plain_values(spec: Mapping[str, Any], env: dict[str, str]) -> list[str]:

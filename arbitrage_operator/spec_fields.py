@@ -55,6 +55,8 @@ SPECIAL_FIELDS: tuple[SpecialField, ...] = (
     DATABASE_URL_REF,
     VAULT_TOKEN_REF,
 )
+# The Secret whose keys are the credentials' environment names (secrets.backend kubernetes).
+CREDENTIALS_PATH = "secrets.kubernetes.secretName"
 SPECIAL_BY_ENV: dict[str, SpecialField] = {field.env: field for field in SPECIAL_FIELDS}
 SECRET_REFS: tuple[SpecialField, ...] = tuple(field for field in SPECIAL_FIELDS if field.default_key)
 

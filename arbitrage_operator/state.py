@@ -10,6 +10,7 @@ import kopf
 from arbitrage_operator.kube import ApiError, KubeApi
 from arbitrage_operator.manifests import OperatorDefaults
 from arbitrage_operator.metrics import OperatorMetrics
+from arbitrage_operator.policy import Allowlist
 
 ReadyKey = tuple[str, str, str]  # status, reason, message
 
@@ -20,6 +21,7 @@ class OperatorState:
 
     api: KubeApi
     defaults: OperatorDefaults
+    allowlist: Allowlist = field(default_factory=Allowlist)  # images and ServiceAccounts bots may name
     # (namespace, bot) -> the Ready last written, so unchanged Deployments cost no API call.
     ready_seen: dict[tuple[str, str], ReadyKey] = field(default_factory=dict)
     servicemonitor_api: bool = False  # remembered once found: the API does not go away

@@ -51,7 +51,8 @@ def config_valid_condition(config: BotConfig) -> Condition:
     if config.valid:
         return Condition("ConfigValid", "True", "Valid", "The spec maps to valid bot settings.")
     if config.spec_problems:
-        reason = "InvalidSpec"
+        # The platform's refusals (ImageNotAllowed, ...) name themselves; any other is InvalidSpec.
+        reason = config.reasons[0] if config.reasons else "InvalidSpec"
     elif config.missing_secrets:
         reason = "SecretNotFound"
     else:
@@ -90,6 +91,20 @@ def ready_condition(deployment: Mapping[str, Any] | None, *, config_valid: bool 
     if detail:
         message += f" Deployment: {detail}"
     return Condition("Ready", "False", "DeploymentUnavailable", message)
+
+
+NAME_CONFLICT = "NameConflict"
+
+
+def name_conflict_condition(conflicts: Sequence[str]) -> Condition:
+    """Ready=False: objects holding the children's names belong to someone else (left untouched)."""
+    return Condition(
+        "Ready",
+        "False",
+        NAME_CONFLICT,
+        f"{'; '.join(conflicts)}: the operator leaves it untouched and creates no child of this bot. "
+        "Rename or remove that object, or give the bot another name.",
+    )
 
 
 def trading_window_of(spec: Mapping[str, Any]) -> tuple[str, bool]:
@@ -208,10 +223,14 @@ def bot_status(
     valid: Condition,
     deployment: Mapping[str, Any] | None,
     now: datetime.datetime,
+    ready: Condition | None = None,
 ) -> dict[str, Any]:
-    """The status fields to write after a reconciliation or a Deployment change."""
+    """The status fields to write after a reconciliation or a Deployment change.
+
+    `ready` overrides what the Deployment says (a name conflict: the bot has no Deployment of its own).
+    """
     config_valid = valid.status == "True"
-    ready = ready_condition(deployment, config_valid=config_valid)
+    ready = ready or ready_condition(deployment, config_valid=config_valid)
     trading = trading_condition(spec, config_valid=config_valid, ready=ready.status == "True", now=now)
     conditions = merge_conditions(
         (existing or {}).get("conditions"),
@@ -262,7 +281,10 @@ def refreshed_ready(
         return None  # never reconciled yet: the reconciliation writes everything
     config_valid = valid.get("status") == "True"
     ready = ready_condition(deployment, config_valid=config_valid)
-    if _says(condition_of(conditions, "Ready"), ready):
+    current = condition_of(conditions, "Ready")
+    if current is not None and current.get("reason") == NAME_CONFLICT:
+        return None  # a Deployment of that name is not this bot's: only a reconciliation clears it
+    if _says(current, ready):
         return None
     trading = trading_condition(spec, config_valid=config_valid, ready=ready.status == "True", now=now)
     generation = valid.get("observedGeneration")
@@ -290,11 +312,20 @@ REASONS: dict[str, dict[str, str]] = {
         "namespace; checked again with backoff (5 s doubling to 5 min) until it does.",
         "SecretKeyMissing": "False: a referenced Secret lacks a key a feature needs; checked again "
         "with backoff.",
+        "ImageNotAllowed": "False: spec.image is not the operator's default image nor in its allowlist "
+        "(FLASH_GREEN_ALLOWED_IMAGES); the admission webhook refuses the same spec.",
+        "ServiceAccountNotAllowed": "False: spec.serviceAccountName is not in the operator's allowlist "
+        "(FLASH_GREEN_ALLOWED_SERVICE_ACCOUNTS); the admission webhook refuses the same spec.",
+        "CredentialsInUrl": "False: a URL in the spec carries credentials (user:password@ or a "
+        "token=-like parameter); keep them in a Secret. The admission webhook refuses the same spec.",
     },
     "Ready": {
         "DeploymentAvailable": "True: the bot's Deployment reports Available (its pod passed /readyz).",
         "DeploymentUnavailable": "False: the Deployment exists but its pod is not ready yet (or no longer).",
         "NotDeployed": "False: there is no Deployment (being created, or the configuration was never valid).",
+        "NameConflict": "False: an object a child would be named as (e.g. the Service N) exists and is not "
+        "owned by this bot; it is left untouched, no child is written, a Warning Event names it, and the "
+        "operator looks again with backoff.",
     },
     "Trading": {
         "InsideWindow": "True: valid, ready, not paused, inside the trading window.",

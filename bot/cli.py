@@ -65,7 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         from bot.journal import JournalError, migrate_database
 
         try:
-            revision = migrate_database(settings.journal_url, args.revision, downgrade=args.downgrade)
+            revision = migrate_database(
+                settings.journal_url, args.revision, downgrade=args.downgrade, bot=settings.bot_name
+            )
         except JournalError as exc:
             print(f"flash-green migrate: {exc}", file=sys.stderr)
             return 4

@@ -1,22 +1,48 @@
-"""Logging set-up: text or JSON, LOG_LEVEL, and a filter that masks every secret value."""
+"""Logging set-up: text or JSON, LOG_LEVEL, and a filter that masks every secret value.
+
+What is masked in every line: each configured secret value, the credential parts of each
+configured URL setting (`log_secrets`), and the credentials of any URL the line quotes (userinfo
+password, secret-named query values, opaque tokens in the path; see `bot.redaction.redact_url`).
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import time
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from pythonjsonlogger.json import JsonFormatter
 
-from bot.redaction import SecretMask
+from bot.redaction import SecretMask, redact_url, url_credentials
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# A URL as it appears in a line of text: up to the first blank or quote.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def log_secrets(settings: Settings) -> list[str]:
+    """What the log filter masks for `settings`: its secret values and its URL settings' credentials."""
+    from bot.config.catalog import catalog
+
+    found = settings.secret_values()
+    for info in catalog():
+        value = getattr(settings, info.field)
+        if isinstance(value, str) and "://" in value:
+            found.extend(url_credentials(value))
+    found.extend(url_credentials(settings.journal_url))
+    return found
 
 
 class RedactSecrets(logging.Formatter):
-    """Wraps a formatter and masks every configured secret value in the finished line.
+    """Wraps a formatter and masks every configured secret value, and any URL's credentials, in the
+    finished line.
 
     Masking the formatted text (not the record) covers messages, arguments, structured fields and
     tracebacks alike, whichever formatter produced them.
@@ -28,7 +54,8 @@ class RedactSecrets(logging.Formatter):
         self._mask = SecretMask(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
-        return self._mask(self.inner.format(record))
+        line = self._mask(self.inner.format(record))
+        return _URL.sub(lambda match: redact_url(match.group(0)), line) if "://" in line else line
 
 
 class _TextWithFields(logging.Formatter):

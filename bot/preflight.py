@@ -85,7 +85,7 @@ def _check_journal(settings: Settings, report: Report) -> None:
             report.problems.append(f"DATA_DIR {data} is not writable by this user")
             return
     try:
-        journal = Journal.open(settings.journal_url, migrate=False)
+        journal = Journal.open(settings.journal_url, bot=settings.bot_name, migrate=False)
     except JournalError as exc:
         report.problems.append(f"journal database unreachable: {exc}")
         return

@@ -227,6 +227,7 @@ _SPECIAL: dict[str, tuple[str, Any]] = {
     "METRICS_HOST": ("127.0.0.1",) * 2,
     "OIDC_ALLOWED_ALGORITHMS": ("RS256,ES256", ["RS256", "ES256"]),
     "SIM_FAULTS": ("futures_reject=0.02,partial_fill=0.05", ["futures_reject=0.02", "partial_fill=0.05"]),
+    "SIM_KILL_AT": ("power-unwind:after",) * 2,
     "CONTROL_PLANE_RATE_LIMIT": ("5/second",) * 2,
     "AUTH_FAILURE_RATE_LIMIT": ("100/hour",) * 2,
 }

@@ -21,6 +21,7 @@ from bot.journal import (
     CostBreakdown,
     CycleRecord,
     CycleStatus,
+    CycleTaken,
     DailyPnl,
     Journal,
     JournalError,
@@ -227,13 +228,32 @@ def test_begin_cycle_journals_a_started_cycle_with_its_planned_orders(journal: J
     assert {o.client_order_id for o in journal.open_orders()} == {o.client_order_id for o in cycle.orders}
 
 
-def test_begin_cycle_twice_changes_nothing(journal: Journal) -> None:
+def test_begin_cycle_of_a_journalled_cycle_is_refused_and_changes_nothing(journal: Journal) -> None:
     cycle = started(1)
     journal.begin_cycle(cycle)
     journal.finish_cycle(traded(cycle, D("10")))
-    journal.begin_cycle(cycle)  # a retried write-ahead must not reopen a finished cycle
+    # a second writer for the bot (or a repeated write-ahead) must not send this cycle's orders
+    with pytest.raises(CycleTaken, match="sequence is taken"):
+        journal.begin_cycle(cycle)
     assert journal.cycle(cycle.cycle_id) == as_stored(traded(cycle, D("10")))
     assert journal.incomplete_cycles() == []
+
+
+def test_begin_cycle_refuses_a_sequence_below_the_bots_highest(journal: Journal) -> None:
+    journal.begin_cycle(started(2))
+    with pytest.raises(CycleTaken):
+        journal.begin_cycle(started(1))
+    assert [c.seq for c in journal.incomplete_cycles()] == [2]
+
+
+def test_begin_cycle_refuses_an_order_journalled_by_another_cycle(journal: Journal) -> None:
+    journal.begin_cycle(started(1))
+    reused = replace(
+        started(2), orders=tuple(replace(o, cycle_id="bot-000000002") for o in started(1).orders)
+    )
+    with pytest.raises(CycleTaken, match="one of its orders exists"):
+        journal.begin_cycle(reused)
+    assert journal.cycle("bot-000000002") is None
 
 
 def test_begin_cycle_refuses_an_order_of_another_cycle(journal: Journal) -> None:
@@ -392,7 +412,7 @@ def test_next_cycle_seq_starts_at_one_and_follows_the_highest_sequence(journal: 
 
 
 def test_incomplete_cycles_lists_only_started_cycles_oldest_first(journal: Journal) -> None:
-    for seq in (3, 1, 2):
+    for seq in (1, 2, 3):
         journal.begin_cycle(started(seq))
     journal.finish_cycle(traded(started(2), D("1")))
     assert [c.seq for c in journal.incomplete_cycles()] == [1, 3]

@@ -154,3 +154,53 @@ def test_the_alembic_cli_prints_postgresql_ddl_for_a_database_administrator(tmp_
     assert "CREATE TABLE trades" in done.stdout
     assert "NUMERIC(18, 8)" in done.stdout
     assert "TIMESTAMP WITH TIME ZONE" in done.stdout
+
+
+def test_upgrading_to_0002_gives_each_existing_row_its_bot(journal_url: str) -> None:
+    # given a 0001 journal of bot "desk-old" (the one bot a journal held before 0002)
+    migrate_database(journal_url, "0001")
+    engine = sa.create_engine(journal_url)
+    stamp = "2025-06-02T09:30:00.000000+00:00" if journal_url.startswith("sqlite") else "2025-06-02 09:30+00"
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO cycles (cycle_id, seq, started_at, status, realised_gbp) "
+                    "VALUES ('desk-old-000000001', 1, :at, 'traded', 0)"
+                ),
+                {"at": stamp},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO orders (client_order_id, cycle_id, leg, venue, side, purpose, quantity_mwh, "
+                    "limit_price_gbp, status, filled_mwh, created_at, updated_at) VALUES "
+                    "('desk-old-000000001-power-entry', 'desk-old-000000001', 'power', 'sim', 'BUY', "
+                    "'entry', 1, 1, 'FILLED', 1, :at, :at)"
+                ),
+                {"at": stamp},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO daily_pnl (day, realised_gbp, loss_gbp, trades, unwound) "
+                    "VALUES ('2025-06-02', 0, 0, 1, 0)"
+                )
+            )
+    finally:
+        engine.dispose()
+    # when it is upgraded by a process whose BOT_NAME is something else
+    assert migrate_database(journal_url, bot="configured-name") == head_revision()
+    # then every row is the bot's whose cycle ids it holds, and that bot reads them back
+    old = Journal.open(journal_url, bot="desk-old", migrate=False)
+    other = Journal.open(journal_url, bot="configured-name", migrate=False)
+    try:
+        assert old.next_cycle_seq() == 2 and other.next_cycle_seq() == 1
+        cycle = old.cycle("desk-old-000000001")
+        assert cycle is not None and [o.client_order_id for o in cycle.orders] == [
+            "desk-old-000000001-power-entry"
+        ]
+        day = old.daily_pnl(cycle.started_at.date())
+        assert day.trades == 1 and other.daily_pnl(day.day).trades == 0
+        assert other.cycle("desk-old-000000001") is None
+    finally:
+        old.close()
+        other.close()

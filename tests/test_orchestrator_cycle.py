@@ -6,8 +6,9 @@ the metrics are read back the way a user would read them.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
@@ -19,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Settings
 from bot.domain.decision import limits_from
-from bot.domain.market import OrderStatus
+from bot.domain.market import Book, OrderRequest, OrderState, OrderStatus
 from bot.journal import Journal
 from bot.journal.records import CycleStatus
 from bot.loans.simulated import SimulatedFlashLoan
@@ -28,7 +29,7 @@ from bot.markets.model import MarketParams
 from bot.metrics import BotMetrics
 from bot.orchestrator.app import execution_params
 from bot.orchestrator.cycle import Orchestrator
-from bot.orchestrator.recovery import ForeignJournal, check_owner
+from bot.venues.base import Venue
 from bot.venues.simulated import SimulatedFuturesVenue, SimulatedMarket, SimulatedPowerVenue
 
 THURSDAY_NOON = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -103,6 +104,7 @@ def build_rig(
         faults=FaultPlan(seed=3),
         book_levels=settings.book_levels,
         book_size_mwh=settings.book_size_mwh,
+        rest_ms=settings.sim_rest_ms,
     )
     power, futures = SimulatedPowerVenue(market), SimulatedFuturesVenue(market)
     loan = SimulatedFlashLoan(
@@ -380,16 +382,133 @@ async def test_pnl_is_exact_decimal_to_the_penny(rig: Rig) -> None:
     assert day.realised_gbp == sum((t.net_gbp for t in trades), D(0))
 
 
-async def test_a_journal_holding_another_bots_cycles_is_refused(tmp_path: Path) -> None:
-    # given a journal where bot "alpha" traded
-    alpha = build_rig(tmp_path, BOT_NAME="alpha")
-    assert (await alpha.cycle()).outcome == "traded"
-    alpha.journal.close()
-    # when bot "beta" is pointed at the same journal; then it is refused with what to do
-    journal = Journal.open(f"sqlite:///{tmp_path / 'journal.db'}", migrate=False)
+# -- every order is written ahead -------------------------------------------------------------
+
+
+class WriteAheadWitness:
+    """A venue in front of a simulated one that reads the journal at each call, as a crash would.
+
+    At each `place()` it records whether the order is already journalled with the side, quantity
+    and limit being sent; at each later call, whether the previous answer is journalled.
+    """
+
+    def __init__(self, venue: Venue, journal: Journal) -> None:
+        self.venue, self.journal = venue, journal
+        self.name, self.leg = venue.name, venue.leg
+        self.unjournalled: list[str] = []  # what a kill at that moment would have lost
+        self._answer: OrderState | None = None
+
+    def _journalled(self, client_order_id: str):  # type: ignore[no-untyped-def]
+        cycle_id = client_order_id.split(f"-{self.leg}-")[0]
+        cycle = self.journal.cycle(cycle_id)
+        return (
+            next((o for o in cycle.orders if o.client_order_id == client_order_id), None) if cycle else None
+        )
+
+    def _check_answer(self) -> None:
+        answer, self._answer = self._answer, None
+        if answer is None:
+            return
+        found = self._journalled(answer.client_order_id)
+        if found is None or (found.status, found.filled_mwh) != (answer.status, answer.filled_quantity):
+            self.unjournalled.append(f"answer to {answer.client_order_id}")
+
+    def _heard(self, state: OrderState) -> OrderState:
+        self._answer = state
+        return state
+
+    async def book(self) -> Book:
+        self._check_answer()
+        return await self.venue.book()
+
+    async def place(self, order: OrderRequest) -> OrderState:
+        self._check_answer()
+        found = self._journalled(order.client_order_id)
+        sent = (order.side, order.quantity, order.limit_price)
+        if found is None or (found.side, found.quantity_mwh, found.limit_price_gbp) != sent:
+            self.unjournalled.append(f"request {order.client_order_id}")
+        return self._heard(await self.venue.place(order))
+
+    async def status(self, client_order_id: str) -> OrderState:
+        self._check_answer()
+        return self._heard(await self.venue.status(client_order_id))
+
+    async def cancel(self, client_order_id: str) -> OrderState:
+        self._check_answer()
+        return self._heard(await self.venue.cancel(client_order_id))
+
+    async def ping(self) -> None:
+        await self.venue.ping()
+
+    async def close(self) -> None:
+        await self.venue.close()
+
+
+@pytest.mark.parametrize(
+    ("fault", "leg", "times"),
+    [
+        ("futures_reject", "futures", 1),  # the power leg is sold back: power-unwind
+        ("partial_fill", "futures", 1),  # the unhedged rest of the power is sold back
+        ("partial_fill", "power", 3),  # entry, then two unwind attempts fill half: power-unwind-2, -3
+        ("order_timeout", "futures", 1),  # the hedge is cancelled at its deadline, the power sold back
+    ],
+)
+async def test_every_order_and_every_answer_is_journalled_before_the_next_step(
+    tmp_path: Path, fault: str, leg: str, times: int
+) -> None:
+    # given venues that check the journal as a crash at that instant would find it
+    rig = build_rig(tmp_path)
+    power = WriteAheadWitness(rig.power, rig.journal)
+    futures = WriteAheadWitness(rig.futures, rig.journal)
+    rig.orchestrator.power = rig.orchestrator.steps.power = power
+    rig.orchestrator.futures = rig.orchestrator.steps.futures = futures
+    rig.market.faults.force(fault, times, leg=leg)
+    if fault == "partial_fill":  # an unhedged rest to sell back
+        rig.market.faults.force("partial_fill", leg="futures")
     try:
-        with pytest.raises(ForeignJournal, match="each bot needs its own journal"):
-            check_owner(journal, "beta")
-        check_owner(journal, "alpha")  # its owner is welcome back
+        # when a cycle goes down an unwind path
+        result = await rig.cycle()
+        cycle = rig.journal.cycle(result.cycle.cycle_id)
+        assert any(o.purpose == "unwind" for o in cycle.orders), cycle.orders
+        # then no order left before the journal held it, and every answer was journalled at once
+        assert power.unjournalled == [] and futures.unjournalled == []
     finally:
-        journal.close()
+        rig.journal.close()
+
+
+# -- a stop stops new cycles, not orders in flight ---------------------------------------------
+
+
+async def until(predicate: Callable[[], object], what: str) -> None:
+    """Let the cycle run until `predicate` holds (a bounded number of scheduler turns)."""
+    for _ in range(2000):
+        if predicate():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"never happened: {what}")
+
+
+async def test_a_stop_lets_a_resting_hedge_work_to_its_fill_and_starts_no_new_cycle(tmp_path: Path) -> None:
+    # given venues where each order rests a second on the book, and a long order deadline
+    rig = build_rig(tmp_path, SIM_REST_MS="1000", ORDER_TIMEOUT_SECS="600")
+    try:
+        running = asyncio.create_task(rig.cycle())
+        await until(rig.power.open_orders, "the power leg resting")
+        rig.clock.advance(1)  # the power leg is matched at its next poll
+        await until(rig.futures.open_orders, "the hedge resting")
+        # when a stop is requested while the hedge rests
+        rig.orchestrator.stopping.set()
+        await asyncio.sleep(0.2)  # twenty poll intervals: a stop that cancelled would have by now
+        # then the hedge is still working, and fills when the venue matches it
+        assert rig.futures.open_orders(), "the stop cancelled the hedge in flight"
+        rig.clock.advance(1)
+        result = await running
+        assert result.outcome == "traded", result
+        exit_ = next(o for o in result.cycle.orders if o.purpose == "exit")
+        assert exit_.status is OrderStatus.FILLED
+        assert positions(rig, result.cycle.cycle_id)[0] == -positions(rig, result.cycle.cycle_id)[1] > 0
+        # and no further cycle starts
+        await rig.orchestrator.run(0)
+        assert rig.journal.next_cycle_seq() == result.cycle.seq + 1
+    finally:
+        rig.journal.close()

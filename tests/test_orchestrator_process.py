@@ -14,8 +14,10 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.domain.market import OrderStatus
 from bot.journal import Journal
 from bot.journal.records import CycleStatus
+from bot.venues.sim_ledger import LEDGER_FILE, read_ledger
 from tests.fixtures.bot_env import simulated_bot_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,11 +114,14 @@ def test_the_exporter_serves_every_documented_series_in_valid_exposition_format(
     assert proc.wait(timeout=20) == 0
 
 
-def test_sigterm_in_the_middle_of_a_cycle_unwinds_it_and_exits_zero(start, tmp_path: Path) -> None:
-    # every order rests unfilled until cancelled, so the cycle is in flight when SIGTERM lands
+def test_sigterm_in_the_middle_of_a_cycle_unwinds_it_at_the_deadline_and_exits_zero(
+    start, tmp_path: Path
+) -> None:
+    # every order rests unfilled until cancelled, so the cycle is in flight when SIGTERM lands;
+    # the order keeps its deadline, is cancelled then, and the cycle unwound
     proc, port = start(
         SIM_FAULTS="order_timeout=1.0",
-        ORDER_TIMEOUT_SECS="60",
+        ORDER_TIMEOUT_SECS="2",
         ORDER_POLL_INTERVAL="0.05",
         MIN_PROFIT_GBP="0",
         SIM_SEED="11",
@@ -131,6 +136,49 @@ def test_sigterm_in_the_middle_of_a_cycle_unwinds_it_and_exits_zero(start, tmp_p
         assert journal.incomplete_cycles() == []
         (cycle,) = [journal.cycle(f"flash-green-{seq:09d}") for seq in range(1, journal.next_cycle_seq())]
         assert cycle.status is CycleStatus.UNWOUND and cycle.reason == "order_timeout"
+    finally:
+        journal.close()
+
+
+def test_sigterm_while_the_hedge_rests_lets_it_work_finishes_the_cycle_and_exits_zero(
+    start, tmp_path: Path
+) -> None:
+    # given venues where every order rests 1.5 s before it is matched, well inside its deadline
+    proc, port = start(
+        SIM_REST_MS="1500",
+        SIM_LEDGER="1",
+        ORDER_TIMEOUT_SECS="30",
+        ORDER_POLL_INTERVAL="0.05",
+        MIN_PROFIT_GBP="0",
+        SIM_SEED="11",
+    )
+    url = f"sqlite:///{tmp_path / 'journal.db'}"
+    wait_for(lambda: bool(scrape(port)), what="the orchestrator, journal migrated")
+    journal = Journal.open(url, migrate=False)
+    try:
+
+        def resting_hedge() -> str | None:
+            # what the venue holds: a hedge accepted and resting on its book
+            for cid, entry in read_ledger(tmp_path / LEDGER_FILE).items():
+                if cid.endswith("-futures-exit") and entry.state.status is OrderStatus.OPEN:
+                    return cid.removesuffix("-futures-exit")
+            return None
+
+        wait_for(lambda: resting_hedge() is not None, timeout=90, what="a hedge resting at the venue")
+        cycle_id = resting_hedge()
+        assert cycle_id is not None
+        # when SIGTERM lands while the hedge rests
+        proc.send_signal(signal.SIGTERM)
+        # then the process finishes the cycle and exits 0
+        assert proc.wait(timeout=60) == 0
+        cycle = journal.cycle(cycle_id)
+        assert cycle is not None and cycle.status in (CycleStatus.TRADED, CycleStatus.UNWOUND)
+        assert journal.incomplete_cycles() == []
+        # the hedge was matched by the venue, never cancelled by the bot before its deadline
+        hedge = read_ledger(tmp_path / LEDGER_FILE)[f"{cycle_id}-futures-exit"].state
+        assert hedge.status.is_final and hedge.reason != "cancelled by client", hedge
+        # and no cycle started after the stop
+        assert journal.next_cycle_seq() == cycle.seq + 1
     finally:
         journal.close()
 

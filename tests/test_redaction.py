@@ -1,6 +1,6 @@
 """Redaction: known secret values and secret-named entries masked; credentials hidden in URLs."""
 
-from bot.redaction import MASK, SecretMask, is_secret_name, redact_url
+from bot.redaction import MASK, SecretMask, is_secret_name, redact_url, url_credentials
 
 
 def test_a_known_secret_value_is_masked_wherever_it_appears_in_a_text() -> None:
@@ -117,3 +117,45 @@ def test_a_url_without_credentials_is_returned_unchanged() -> None:
 
 def test_a_sqlite_url_keeps_its_three_slashes_when_a_query_parameter_is_masked() -> None:
     assert redact_url("sqlite:///data/journal.db?password=x") == "sqlite:///data/journal.db?password=***"
+
+
+def test_an_opaque_path_segment_such_as_a_provider_key_is_masked() -> None:
+    # given RPC URLs carrying a provider key as a path segment (20+ letters and digits)
+    urls = [
+        "https://eth.example/v3/9aa3d95b3bc440fa88ea12eaa4456161",
+        "https://eth-mainnet.g.alchemy.com/v2/AbCdEf_123-456ghIJKLmnop/",
+    ]
+    # when redacted
+    redacted = [redact_url(url) for url in urls]
+    # then the key is masked and the version and host kept
+    assert redacted == ["https://eth.example/v3/***", "https://eth-mainnet.g.alchemy.com/v2/***/"]
+
+
+def test_words_versions_and_file_names_in_a_path_are_not_opaque_tokens() -> None:
+    for url in [
+        "https://api.example/v1/markets/N2EX-DAY-AHEAD/orderbook",
+        "sqlite:////var/lib/flash-green/journal-2024-archive.db",
+        "https://api.example/averyveryverylongwordwithoutdigits",
+    ]:
+        assert redact_url(url) == url
+
+
+def test_a_user_name_that_is_an_opaque_token_is_masked() -> None:
+    assert redact_url("https://pl0user0token0abcdef123456@api.example/v1") == "https://***@api.example/v1"
+
+
+def test_url_credentials_lists_what_redact_url_hides_as_written_and_decoded() -> None:
+    url = "postgresql://bot:p%40ss-word@db/j?sslmode=require&password=q-secret#x"
+    assert url_credentials(url) == ["p%40ss-word", "q-secret", "p@ss-word"]
+    assert url_credentials("https://eth.example/v3/9aa3d95b3bc440fa88ea12eaa4456161") == [
+        "9aa3d95b3bc440fa88ea12eaa4456161"
+    ]
+    assert url_credentials("https://bot@example.org/path?limit=5") == []
+
+
+def test_a_file_url_keeps_its_path_however_token_like_a_directory_name_looks() -> None:
+    # given a SQLite journal in a directory whose name looks like an opaque token
+    url = "sqlite:////tmp/run-of-root/test_a_second_orchestrator_for0/journal.db"
+    # when it is redacted, then nothing is hidden: a file path is not a provider key
+    assert redact_url(url) == url
+    assert url_credentials(url) == []

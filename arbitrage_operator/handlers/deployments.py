@@ -10,6 +10,7 @@ import kopf
 
 from arbitrage_operator import crd, manifests
 from arbitrage_operator import status as bot_status
+from arbitrage_operator.children import owned_by
 from arbitrage_operator.kube import ApiError, object_path, patch_status
 from arbitrage_operator.state import OperatorState
 
@@ -42,6 +43,8 @@ async def deployment_changed(
         if owner is None:
             state.ready_seen.pop(key, None)
             return
+        if deployment is not None and not owned_by(deployment, (owner.get("metadata") or {}).get("uid")):
+            return  # labelled like the bot's but not its own: it says nothing about the bot
         fields = bot_status.refreshed_ready(
             owner.get("spec") or {}, owner.get("status"), deployment, now=datetime.datetime.now(datetime.UTC)
         )

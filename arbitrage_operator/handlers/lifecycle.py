@@ -30,7 +30,7 @@ async def configure(
     except runtime.RuntimeConfigError as exc:  # a misconfigured operator stops with the reason, no retry
         raise kopf.PermanentError(str(exc)) from exc
     defaults = config.bot_defaults()
-    state = OperatorState(api=KubeApi(), defaults=defaults)
+    state = OperatorState(api=KubeApi(), defaults=defaults, allowlist=config.allowlist())
     memo.state = state
     if config.metrics_port is not None:
         state.metrics.serve(config.metrics_port)
@@ -51,6 +51,10 @@ async def configure(
         logger.info(f"Admission webhook: HTTPS on port {server.port}, path /{webhook.WEBHOOK_ID}.")
     state.trading_clock = asyncio.create_task(trading_clock.run(state.api, trading_inputs, logger))
     logger.info(f"Bots default to image {defaults.image}.")
+    logger.info(
+        f"Bots may name the images {', '.join(state.allowlist.images)} and the ServiceAccounts "
+        f"{', '.join(state.allowlist.service_accounts) or '(none)'}."
+    )
 
 
 @kopf.on.login()

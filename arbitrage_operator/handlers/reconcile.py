@@ -4,11 +4,12 @@ Validate the spec with the bot's own `Settings` and check that the referenced Se
 required keys (their values are never copied) → apply the children, owned by the ArbitrageBot
 → write the status. An invalid configuration touches no child: it sets ConfigValid=False naming
 every problem and posts a Warning Event, and the existing Deployment is left exactly as it was.
+A child's name held by someone else's object touches no child either: Ready=False (NameConflict)
+and a Warning Event naming the object, retried with backoff.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 from collections.abc import Mapping
 from typing import Any
@@ -17,7 +18,8 @@ import kopf
 
 from arbitrage_operator import crd, manifests
 from arbitrage_operator import status as bot_status
-from arbitrage_operator.kube import ApiError, KubeApi, ensure, object_path, secret_keys
+from arbitrage_operator.children import NameConflict, delete_owned, ensure_children, owned_by
+from arbitrage_operator.kube import ApiError, KubeApi, object_path, secret_keys
 from arbitrage_operator.secret_refs import referenced_secrets
 from arbitrage_operator.spec import BotConfig, build_config
 from arbitrage_operator.spec_fields import get_path
@@ -45,7 +47,6 @@ async def reconcile(
     memo: kopf.Memo,
     logger: kopf.Logger,
     retry: int,
-    reason: str,
     **_: Any,
 ) -> None:
     """Validate, then apply the children, then write the status."""
@@ -60,17 +61,27 @@ async def reconcile(
         raise kopf.TemporaryError(
             f"cannot read the referenced Secrets: {exc}", delay=retry_delay(retry)
         ) from exc
-    config = build_config(name, desired, keys)
+    config = build_config(name, desired, keys, state.allowlist)
     valid = bot_status.config_valid_condition(config)
 
-    def status_with(deployment: dict[str, Any] | None) -> dict[str, Any]:
+    def status_with(
+        deployment: dict[str, Any] | None, ready: bot_status.Condition | None = None
+    ) -> dict[str, Any]:
         generation = meta.get("generation")
         return bot_status.bot_status(
-            desired, generation=generation, existing=status, valid=valid, deployment=deployment, now=now
+            desired,
+            generation=generation,
+            existing=status,
+            valid=valid,
+            deployment=deployment,
+            now=now,
+            ready=ready,
         )
 
     if not config.valid:
         deployment = await _get_or_none(state.api, object_path("apps/v1", "Deployment", namespace, name))
+        if deployment is not None and not owned_by(deployment, body.metadata.uid):
+            deployment = None  # someone else's Deployment of that name says nothing about this bot
         new_status = status_with(deployment)
         _write_status(state, patch, namespace, name, status, new_status)
         _announce_refusal(body, status, valid, logger)
@@ -82,8 +93,15 @@ async def reconcile(
         return
 
     try:
-        deployment = await _apply_children(state, name, namespace, desired, config, body, reason)
+        deployment = await _apply_children(state, name, namespace, desired, config, body)
         await _reconcile_servicemonitor(state, desired, status, patch, body, namespace, name)
+    except NameConflict as exc:
+        # Someone else's object holds a child's name: nothing was written; look again later.
+        conflict = bot_status.name_conflict_condition([c.describe() for c in exc.conflicts])
+        _write_status(state, patch, namespace, name, status, status_with(None, ready=conflict))
+        _announce_conflict(body, status, conflict, logger)
+        state.metrics.reconciliations.labels(result="name_conflict").inc()
+        raise kopf.TemporaryError(f"name conflict: {exc}", delay=retry_delay(retry)) from exc
     except ApiError as exc:
         state.metrics.reconciliations.labels(result="api_error").inc()
         raise kopf.TemporaryError(f"applying the children failed: {exc}", delay=retry_delay(retry)) from exc
@@ -101,9 +119,12 @@ async def _apply_children(
     desired: Mapping[str, Any],
     config: BotConfig,
     body: kopf.Body,
-    reason: str,
 ) -> dict[str, Any] | None:
-    """Apply every child, owned by the bot; returns the Deployment as applied."""
+    """Apply every child, owned by the bot; returns the Deployment as applied.
+
+    Raises `NameConflict` (writing nothing) when a child's name is held by an object that is not
+    this bot's.
+    """
     servicemonitor_api = manifests.wants_servicemonitor(desired) and await state.serves_servicemonitors()
     children = manifests.build_children(
         name, namespace, desired, config, state.defaults, servicemonitor_api=servicemonitor_api
@@ -112,14 +133,7 @@ async def _apply_children(
     for child in children:
         if not (retain_journal and child["kind"] == "PersistentVolumeClaim"):
             kopf.adopt(child, owner=body)
-    # A new bot's children are created at once; on update or resume they are read first.
-    likely_exists = reason != "create"
-    results = await asyncio.gather(
-        *(ensure(state.api, child, likely_exists=likely_exists) for child in children), return_exceptions=True
-    )
-    for result in results:
-        if isinstance(result, BaseException):
-            raise result
+    results = await ensure_children(state.api, children, owner_uid=body.metadata.uid)
     applied = {child["kind"]: result for child, result in zip(children, results, strict=True)}
     deployment = applied.get("Deployment")
     return deployment if isinstance(deployment, dict) else None
@@ -149,7 +163,8 @@ async def _reconcile_servicemonitor(
         )
     elif status.get("serviceMonitor"):
         monitor = str(status["serviceMonitor"])
-        await state.api.delete(object_path("monitoring.coreos.com/v1", "ServiceMonitor", namespace, monitor))
+        path = object_path("monitoring.coreos.com/v1", "ServiceMonitor", namespace, monitor)
+        await delete_owned(state.api, path, body.metadata.uid)  # never another's object of that name
         patch.status["serviceMonitor"] = None
 
 
@@ -161,6 +176,16 @@ def _announce_refusal(
     if previous is None or (previous.get("status"), previous.get("message")) != (valid.status, valid.message):
         kopf.event(body, type="Warning", reason=valid.reason, message=valid.message)
     logger.warning(f"Configuration refused, no child touched: {valid.message}")
+
+
+def _announce_conflict(
+    body: kopf.Body, status: Mapping[str, Any], ready: bot_status.Condition, logger: kopf.Logger
+) -> None:
+    # One Warning event per new conflict (not one per retry), naming each object by kind and name.
+    previous = bot_status.condition_of(status.get("conditions"), "Ready")
+    if previous is None or (previous.get("reason"), previous.get("message")) != (ready.reason, ready.message):
+        kopf.event(body, type="Warning", reason=ready.reason, message=ready.message)
+    logger.warning(f"Name conflict, no child touched: {ready.message}")
 
 
 async def _get_or_none(api: KubeApi, path: str) -> dict[str, Any] | None:

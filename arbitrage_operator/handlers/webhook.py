@@ -12,6 +12,7 @@ from typing import Any
 import kopf
 
 from arbitrage_operator import crd
+from arbitrage_operator.policy import Allowlist
 from arbitrage_operator.spec import build_config
 from arbitrage_operator.state import state_of
 from arbitrage_operator.status import format_problems
@@ -39,9 +40,11 @@ async def validate(
         return  # labels, annotations, finalizers: the spec was judged when it was written
     # With generateName the API server picks the name later: judge the spec under a valid one.
     name = body.get("metadata", {}).get("name") or "bot"
-    problems = build_config(name, dict(spec)).problems
+    state = state_of(memo)
+    # Before startup built the state, the strictest allowlist (the operator's defaults) applies.
+    allowlist = state.allowlist if state is not None else Allowlist()
+    problems = build_config(name, dict(spec), allowlist=allowlist).problems
     if problems:
-        state = state_of(memo)
         if state is not None:
             state.metrics.admission_refusals.inc()
         raise kopf.AdmissionError(format_problems(problems), code=422)

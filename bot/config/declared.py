@@ -11,160 +11,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.config.fields import ListSetting, setting
+from bot.config.venue_fields import VenueSettingFields
 from bot.domain.window import parse_window
 
 
-class SettingFields(BaseSettings):
+class SettingFields(VenueSettingFields):
     """Every setting the bot reads, by its environment name (case-insensitive), and its own checks."""
-
-    model_config = SettingsConfigDict(
-        env_file=".env",
-        env_file_encoding="utf-8",
-        extra="ignore",
-        case_sensitive=False,
-        hide_input_in_errors=True,
-        frozen=True,
-        validate_default=True,
-    )
-
-    # -- feature toggles -------------------------------------------------------------------
-    use_live_feed: bool = setting(
-        False, "Consume CCXT live data for the futures leg.", crd="features.liveFeed"
-    )
-    use_powerledger_live: bool = setting(
-        False, "Pull power-leg prices and route orders to Powerledger.", crd="features.powerledgerLive"
-    )
-    use_ice_live: bool = setting(
-        False, "Route the futures leg to the live futures adapter.", crd="features.iceLive"
-    )
-    use_web3_loan: bool = setting(
-        False, "Use the on-chain flash-loan contract instead of the simulated loan.", crd="features.web3Loan"
-    )
-
-    # -- CCXT live feed --------------------------------------------------------------------
-    live_exchange: str | None = setting(
-        None, "CCXT exchange id, e.g. binance.", crd="liveFeed.exchange", issuer="trading desk"
-    )
-    live_symbol: str | None = setting(
-        None, "CCXT market symbol, e.g. BTC/USDT.", crd="liveFeed.symbol", issuer="trading desk"
-    )
-    live_api_key: SecretStr | None = setting(
-        None,
-        "Exchange API key.",
-        secret=True,
-        hydrate=True,
-        issuer="issued by the exchange to the trading desk",
-    )
-    live_api_secret: SecretStr | None = setting(
-        None,
-        "Exchange API secret.",
-        secret=True,
-        hydrate=True,
-        issuer="issued by the exchange to the trading desk",
-    )
-
-    # -- Powerledger (power leg) -----------------------------------------------------------
-    powerledger_api_url: str | None = setting(
-        None, "Powerledger trading API base URL.", crd="powerledger.apiUrl", issuer="Powerledger ops"
-    )
-    powerledger_api_token: SecretStr | None = setting(
-        None,
-        "Org-scoped Powerledger token (sent as X-PL-API-Key).",
-        secret=True,
-        hydrate=True,
-        issuer="org-scoped bearer issued by Powerledger ops",
-    )
-    powerledger_org: str | None = setting(
-        None, "Trading org/desk id on every order.", crd="powerledger.org", issuer="trading desk"
-    )
-    powerledger_market: str | None = setting(
-        None,
-        "Market code of the physical leg, e.g. uk-grid-24h-ahead.",
-        crd="powerledger.market",
-        issuer="trading desk",
-    )
-
-    # -- futures leg: ICE REST or the Fnality/HQLAx repo venue -----------------------------
-    futures_live_adapter: Literal["ice_rest", "fnality_repo"] = setting(
-        "ice_rest", "Live futures adapter used when USE_ICE_LIVE=1.", crd="ice.adapter"
-    )
-    ice_api_url: str | None = setting(None, "ICE REST API base URL.", crd="ice.apiUrl", issuer="infra")
-    ice_api_key: SecretStr | None = setting(
-        None,
-        "ICE API key (X-API-KEY).",
-        secret=True,
-        hydrate=True,
-        issuer="issued by ICE to the trading desk",
-    )
-    ice_api_secret: SecretStr | None = setting(
-        None,
-        "ICE API secret (X-API-SECRET).",
-        secret=True,
-        hydrate=True,
-        issuer="issued by ICE to the trading desk",
-    )
-    ice_symbol: str | None = setting(
-        None,
-        "ICE futures symbol, e.g. the contract the desk trades this quarter.",
-        crd="ice.symbol",
-        issuer="trading desk",
-    )
-    fnality_repo_api_url: str | None = setting(
-        None, "Repo venue API base URL.", crd="ice.fnality.apiUrl", issuer="infra"
-    )
-    fnality_repo_api_token: SecretStr | None = setting(
-        None,
-        "Repo venue bearer token.",
-        secret=True,
-        hydrate=True,
-        issuer="issued by the repo venue to the trading desk",
-    )
-    fnality_repo_market: str | None = setting(
-        None, "Repo venue market code.", crd="ice.fnality.market", issuer="trading desk"
-    )
-
-    # -- flash loan ------------------------------------------------------------------------
-    flash_loan_contract: SecretStr | None = setting(
-        None,
-        "Deployed flash-loan lender contract address.",
-        secret=True,
-        hydrate=True,
-        issuer="the deployed flash-loan contract address, from infra",
-    )
-    flash_loan_receiver: SecretStr | None = setting(
-        None,
-        "Deployed receiver contract address.",
-        secret=True,
-        hydrate=True,
-        issuer="the deployed receiver contract address, from infra",
-    )
-    lender_key: SecretStr | None = setting(
-        None,
-        "Custodied signing key of the lender wallet.",
-        secret=True,
-        hydrate=True,
-        issuer="custodied signing key, from infra",
-    )
-    hardhat_rpc: str | None = setting(
-        None, "JSON-RPC endpoint of the chain.", crd="web3.rpcUrl", issuer="infra"
-    )
-    loan_fee_bp: Decimal = setting(
-        Decimal("9"),
-        "Flash-loan fee in basis points of the amount drawn.",
-        crd="risk.loanFeeBp",
-        ge=0,
-        override="higher",
-    )
-    gas_cost_gbp: Decimal = setting(
-        Decimal("0.50"),
-        "Expected gas cost of one loan cycle, GBP.",
-        crd="risk.gasCostGBP",
-        ge=0,
-        override="higher",
-    )
 
     # -- risk ------------------------------------------------------------------------------
     loan_limit_gbp: Decimal = setting(
@@ -283,6 +137,28 @@ class SettingFields(BaseSettings):
         crd="simulation.faults",
         override="any",
     )
+    sim_rest_ms: int = setting(
+        0,
+        "Simulated venues: each order rests on the book this long before it is matched, ms "
+        "(0: filled or cancelled on arrival). Shows the bot orders that do not fill at once.",
+        crd="simulation.orderRestMs",
+        ge=0,
+        override="any",
+    )
+    sim_ledger: bool = setting(
+        False,
+        "Simulated venues keep every order they answer in DATA_DIR/sim-venues.jsonl and, after a "
+        "restart, answer for those orders as a real venue does (restart drills).",
+        crd="simulation.ledger",
+        override="any",
+    )
+    sim_kill_at: str = setting(
+        "",
+        "Restart drill: the simulated venue SIGKILLs its own process at one order boundary, e.g. "
+        "power-unwind:after (<leg>-<purpose>[-<attempt>]:<before|after>). Tests only; empty: never.",
+        crd="simulation.killAt",
+        override="any",
+    )
     order_timeout_secs: Decimal = setting(
         Decimal("30"),
         "An order not filled by then is cancelled and the cycle unwound, s.",
@@ -383,6 +259,12 @@ class SettingFields(BaseSettings):
         "Header carrying the verified client-certificate subject.",
         crd="auth.clientCertHeader",
     )
+    client_cert_verify_header: str = setting(
+        "X-SSL-Client-Verify",
+        "Header in which the trusted proxy reports its verification of the client certificate; the "
+        "subject header is believed only when this one says SUCCESS.",
+        crd="auth.clientCertVerifyHeader",
+    )
     client_cert_roles: ListSetting = setting(
         ["trading-reader"],
         "Roles granted to a caller with a trusted client certificate.",
@@ -449,6 +331,14 @@ class SettingFields(BaseSettings):
         from bot.markets.faults import parse_fault_spec
 
         parse_fault_spec(value)  # raises ValueError naming the bad entry
+        return value
+
+    @field_validator("sim_kill_at")
+    @classmethod
+    def _valid_kill_point(cls, value: str) -> str:
+        from bot.markets.faults import parse_kill_point
+
+        parse_kill_point(value)  # raises ValueError saying the expected form
         return value
 
     @field_validator("control_plane_rate_limit", "auth_failure_rate_limit")

@@ -32,7 +32,8 @@ _URL_SETTINGS = (
 _HINTS: dict[str, str] = {
     "trading_window_utc": " (expected HH:MM-HH:MM in UTC, e.g. 05:00-21:00 or 22:00-06:00)",
     "secrets_backend": " (use vault, aws, or leave unset)",
-    "futures_live_adapter": " (use ice_rest or fnality_repo)",
+    "futures_live_adapter": " (use ice_rest, fnality_repo or ccxt)",
+    "powerledger_auth_scheme": " (use bearer or api-key)",
     "log_format": " (use text or json)",
 }
 

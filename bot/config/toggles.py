@@ -82,6 +82,10 @@ TOGGLES: tuple[Toggle, ...] = (
                 ("FNALITY_REPO_API_URL", "FNALITY_REPO_API_TOKEN", "FNALITY_REPO_MARKET"),
                 adapter="Fnality repo-venue futures adapter",
             ),
+            "ccxt": Route(
+                ("LIVE_EXCHANGE", "LIVE_SYMBOL", "LIVE_API_KEY", "LIVE_API_SECRET"),
+                adapter="CCXT futures adapter",
+            ),
         },
         selector="FUTURES_LIVE_ADAPTER",
         default_route="ice_rest",

@@ -15,18 +15,22 @@ from bot.journal.records import (
     OrderRecord,
     TradeRecord,
 )
-from bot.journal.store import Journal, migrate_database
+from bot.journal.store import DEFAULT_BOT, CycleTaken, Journal, migrate_database
+from bot.journal.writer import WriterBusy
 
 __all__ = [
+    "DEFAULT_BOT",
     "AuditRecord",
     "CostBreakdown",
     "CycleRecord",
     "CycleStatus",
+    "CycleTaken",
     "DailyPnl",
     "Journal",
     "JournalError",
     "OrderRecord",
     "TradeRecord",
+    "WriterBusy",
     "head_revision",
     "migrate_database",
 ]

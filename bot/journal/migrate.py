@@ -22,14 +22,19 @@ PG_MIGRATION_LOCK = 0x666C617368  # "flash"
 Direction = Literal["upgrade", "downgrade"]
 
 
-def alembic_config(connection: sa.Connection | None = None) -> Any:
-    """Alembic configuration built in code: works from an installed package, from any directory."""
+def alembic_config(connection: sa.Connection | None = None, bot: str | None = None) -> Any:
+    """Alembic configuration built in code: works from an installed package, from any directory.
+
+    `bot` is the configured bot name revision 0002 gives rows that name no bot of their own.
+    """
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
     if connection is not None:
         config.attributes["connection"] = connection
+    if bot is not None:
+        config.attributes["bot"] = bot
     return config
 
 
@@ -44,7 +49,13 @@ def head_revision() -> str:
 
 
 def run_migrations(
-    engine: Engine, direction: Direction, revision: str, *, where: str, secret: str | None
+    engine: Engine,
+    direction: Direction,
+    revision: str,
+    *,
+    where: str,
+    secret: str | None,
+    bot: str | None = None,
 ) -> None:
     """Upgrade or downgrade the database of `engine` to `revision`, in one transaction.
 
@@ -54,13 +65,31 @@ def run_migrations(
     from alembic import command
     from alembic.util import CommandError
 
+    sqlite = engine.dialect.name == "sqlite"
     try:
-        with engine.connect() as connection, connection.begin():
-            if engine.dialect.name == "postgresql":
-                # Serialise concurrent migrations (orchestrator and API starting together).
-                connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK})
-            migrate = command.upgrade if direction == "upgrade" else command.downgrade
-            migrate(alembic_config(connection), revision)
+        with engine.connect() as connection:
+            if sqlite:
+                # Batch mode alters a SQLite table by copying it, dropping it and renaming the copy;
+                # dropping a referenced table with its rows would fail the foreign keys. They are
+                # off for the migration (outside its transaction: SQLite ignores the pragma inside)
+                # and checked before it commits instead.
+                _sqlite_foreign_keys(connection, on=False)
+            try:
+                with connection.begin():
+                    if engine.dialect.name == "postgresql":
+                        # Serialise concurrent migrations (orchestrator and API starting together).
+                        connection.execute(
+                            sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_MIGRATION_LOCK}
+                        )
+                    migrate = command.upgrade if direction == "upgrade" else command.downgrade
+                    migrate(alembic_config(connection, bot), revision)
+                    if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                        raise JournalError(
+                            f"cannot {direction} the journal at {where}: rows would lose their cycle"
+                        )
+            finally:
+                if sqlite:
+                    _sqlite_foreign_keys(connection, on=True)
     except CommandError as exc:
         raise JournalError(
             f"cannot {direction} the journal at {where} to {revision!r}: {exc}. "
@@ -69,6 +98,11 @@ def run_migrations(
         ) from None
     except (sa_exc.SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
         raise failed(where, f"{direction} to {revision}", exc, secret) from None
+
+
+def _sqlite_foreign_keys(connection: sa.Connection, *, on: bool) -> None:
+    # On the driver connection: through SQLAlchemy the statement would open a transaction first.
+    connection.connection.dbapi_connection.execute(f"PRAGMA foreign_keys = {'ON' if on else 'OFF'}")  # type: ignore[union-attr]
 
 
 def current_revision(engine: Engine, *, where: str, secret: str | None) -> str | None:

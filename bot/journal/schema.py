@@ -3,6 +3,9 @@
 Money columns are `Money` and timestamps `UtcDateTime` (see `encoding`: exact Decimal, aware UTC,
 on both engines).
 
+Every table carries `bot`: one database may hold the journals of many bots, and every statement
+is filtered by the bot it was opened for (revision 0002 added the column).
+
 The migrations under `migrations/versions` create exactly these tables; a test checks that the
 migrated database and this module agree.
 """
@@ -16,6 +19,8 @@ from sqlalchemy.schema import SchemaItem
 
 from bot.journal.encoding import Money, UtcDateTime
 
+BOT_NAME_MAX = 54  # a cycle id is `{bot}-{seq:09d}` and the cycle_id column holds 64 characters
+
 # Constraint names are fixed so later migrations can alter them on both engines.
 metadata = sa.MetaData(
     naming_convention={
@@ -28,7 +33,7 @@ metadata = sa.MetaData(
 )
 
 
-def _without_rowid(name: str, *columns: sa.Column[Any]) -> sa.Table:
+def _without_rowid(name: str, *columns: SchemaItem) -> sa.Table:
     # Keyed by text or date: on SQLite one B-tree instead of two, fewer pages written per commit.
     return sa.Table(name, metadata, *columns, sqlite_with_rowid=False)
 
@@ -37,9 +42,9 @@ def _money(*names: str, nullable: bool = False) -> list[sa.Column[Any]]:
     return [sa.Column(name, Money, nullable=nullable) for name in names]
 
 
-def _partial_index(name: str, column: sa.Column[Any], where: sa.ColumnElement[bool]) -> None:
+def _partial_index(name: str, columns: tuple[sa.Column[Any], ...], where: sa.ColumnElement[bool]) -> None:
     # Only the few rows recovery and the open-orders view look for, so it stays a page or two.
-    sa.Index(name, column, sqlite_where=where, postgresql_where=where)
+    sa.Index(name, *columns, sqlite_where=where, postgresql_where=where)
 
 
 def _cycle_id(*constraints: SchemaItem, **options: Any) -> sa.Column[Any]:
@@ -47,10 +52,16 @@ def _cycle_id(*constraints: SchemaItem, **options: Any) -> sa.Column[Any]:
     return sa.Column("cycle_id", sa.String(64), *constraints, **options)
 
 
+def _bot(**options: Any) -> sa.Column[Any]:
+    # Whose row this is: bots sharing one database each see and write only their own rows.
+    return sa.Column("bot", sa.String(64), nullable=False, **options)
+
+
 cycles = _without_rowid(
     "cycles",
     _cycle_id(primary_key=True),
-    sa.Column("seq", sa.BigInteger, nullable=False, unique=True),
+    _bot(),
+    sa.Column("seq", sa.BigInteger, nullable=False),
     sa.Column("started_at", UtcDateTime, nullable=False),
     sa.Column("finished_at", UtcDateTime, nullable=True),
     sa.Column("status", sa.String(16), nullable=False),
@@ -59,13 +70,15 @@ cycles = _without_rowid(
         "power_ask_gbp", "futures_bid_gbp", "spread_gbp", "planned_mwh", "expected_profit_gbp", nullable=True
     ),
     *_money("realised_gbp"),
+    sa.UniqueConstraint("bot", "seq"),  # a bot's sequence: what begin_cycle allocates
 )
-_partial_index("ix_cycles_started", cycles.c.seq, cycles.c.status == "started")
+_partial_index("ix_cycles_started", (cycles.c.bot, cycles.c.seq), cycles.c.status == "started")
 
 orders = _without_rowid(
     "orders",
     sa.Column("client_order_id", sa.String(128), primary_key=True),
     _cycle_id(sa.ForeignKey("cycles.cycle_id"), nullable=False, index=True),
+    _bot(),
     sa.Column("leg", sa.String(16), nullable=False),
     sa.Column("venue", sa.String(64), nullable=False),
     sa.Column("side", sa.String(4), nullable=False),
@@ -79,19 +92,24 @@ orders = _without_rowid(
     sa.Column("updated_at", UtcDateTime, nullable=False),
 )
 OPEN_ORDER_STATUSES = ("NEW", "OPEN", "PARTIALLY_FILLED")
-_partial_index("ix_orders_open", orders.c.created_at, orders.c.status.in_(OPEN_ORDER_STATUSES))
+_partial_index(
+    "ix_orders_open", (orders.c.bot, orders.c.created_at), orders.c.status.in_(OPEN_ORDER_STATUSES)
+)
 
 trades = _without_rowid(
     "trades",
     _cycle_id(sa.ForeignKey("cycles.cycle_id"), primary_key=True),
-    sa.Column("executed_at", UtcDateTime, nullable=False, index=True),
+    _bot(),
+    sa.Column("executed_at", UtcDateTime, nullable=False),
     *_money("quantity_mwh", "power_price_gbp", "futures_price_gbp", "loan_amount_gbp", "gross_gbp"),
     *_money("power_fee_gbp", "futures_fee_gbp", "loan_fee_gbp", "gas_gbp", "slippage_gbp"),  # the costs
     *_money("net_gbp"),
 )
+sa.Index("ix_trades_bot_executed_at", trades.c.bot, trades.c.executed_at)
 
 daily_pnl = _without_rowid(
     "daily_pnl",
+    _bot(primary_key=True),
     sa.Column("day", sa.Date, primary_key=True),
     *_money("realised_gbp", "loss_gbp"),
     sa.Column("trades", sa.Integer, nullable=False),
@@ -100,6 +118,7 @@ daily_pnl = _without_rowid(
 
 cycle_counts = _without_rowid(
     "cycle_counts",
+    _bot(primary_key=True),
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("outcome", sa.String(16), primary_key=True),
     sa.Column("reason", sa.String(64), primary_key=True),
@@ -112,7 +131,8 @@ audit_log = sa.Table(
     sa.Column(
         "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
     ),
-    sa.Column("at", UtcDateTime, nullable=False, index=True),
+    _bot(),
+    sa.Column("at", UtcDateTime, nullable=False),
     sa.Column("client", sa.String(255), nullable=False),
     sa.Column("principal", sa.String(255), nullable=False),
     sa.Column("roles", sa.Text, nullable=False),  # JSON array
@@ -121,5 +141,6 @@ audit_log = sa.Table(
     sa.Column("outcome", sa.String(64), nullable=False),
     sa.Column("status_code", sa.Integer, nullable=False),
 )
+sa.Index("ix_audit_log_bot_at", audit_log.c.bot, audit_log.c.at)
 
 TABLES: tuple[sa.Table, ...] = (cycles, orders, trades, daily_pnl, cycle_counts, audit_log)

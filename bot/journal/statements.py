@@ -7,6 +7,10 @@ would have done to values is kept: each parameter and each result value goes thr
 type's conversion, the very one SQLAlchemy Core queries use (`encoding.EngineFormType.driver_form`
 for money and time, SQLAlchemy's own processors for the other types), so there is one encoding.
 Each conversion is looked up once per statement, not per value. Rows come back keyed by name.
+
+Scoped by bot: every statement writes and reads the rows of the one bot the journal was opened
+for. Its `bot` parameter is fixed when the statement is compiled (already in storage form), so no
+caller passes it and no statement can forget it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ Row = dict[str, Any]
 # a float or int equal to a cached Decimal (1.5 == Decimal("1.5")) is still converted (refused).
 _CACHED_CLASSES = frozenset({Decimal, datetime})
 CONVERSION_CACHE_SIZE = 4096
+_ASKED = object()  # a parameter each call supplies (the others are fixed at compile time)
 
 
 class Statement:
@@ -43,7 +48,7 @@ class Statement:
     def __init__(
         self,
         text: str,
-        binds: Sequence[tuple[str, Convert | None]],
+        binds: Sequence[tuple[str, Convert | None, Any]],
         *,
         positional: bool,
         columns: Sequence[tuple[str, sa.types.TypeEngine[Any]]],
@@ -51,8 +56,8 @@ class Statement:
     ) -> None:
         """Use `Statements`: it compiles the SQL and finds each parameter's conversion."""
         self.text = text
-        self._binds = tuple(binds)  # in placeholder order when positional
-        self._bind_names = tuple(name for name, _ in binds)
+        self._binds = tuple(binds)  # (name, conversion, fixed value or _ASKED), in placeholder order
+        self._bind_names = tuple(name for name, _, _ in binds)
         self._positional = positional
         self._columns = tuple(columns)
         self._dialect = dialect
@@ -65,7 +70,10 @@ class Statement:
         positional driver (sqlite3) or a mapping for a named one (psycopg).
         """
         stored = []
-        for name, convert in self._binds:
+        for name, convert, fixed in self._binds:
+            if fixed is not _ASKED:
+                stored.append(fixed)
+                continue
             value = values[name]
             stored.append(value if convert is None or value is None else convert(value))
         if self._positional:
@@ -116,10 +124,14 @@ def _from_driver(
 
 
 class _Compiler:
-    """Compiles statements for one dialect; parameters of one column type share a conversion cache."""
+    """Compiles statements for one dialect; parameters of one column type share a conversion cache.
 
-    def __init__(self, dialect: sa.Dialect) -> None:
+    Parameters named in `fixed` take that value in every call (converted once, here).
+    """
+
+    def __init__(self, dialect: sa.Dialect, fixed: Mapping[str, Any]) -> None:
         self.dialect = dialect
+        self._fixed = dict(fixed)
         self._caches: dict[type[Any], dict[Any, Any]] = {}
 
     def __call__(
@@ -133,11 +145,22 @@ class _Compiler:
         )
         assert isinstance(compiled, SQLCompiler)
         names = compiled.positiontup if compiled.positional else compiled.bind_names.values()
-        binds = [(name, self._converter(name, compiled.binds[name].type)) for name in names or ()]
+        binds = [self._bind(name, compiled.binds[name]) for name in names or ()]
         columns = [_named(c) for c in stmt.selected_columns] if isinstance(stmt, sa.Select) else []
         return Statement(
             compiled.string, binds, positional=compiled.positional, columns=columns, dialect=self.dialect
         )
+
+    def _bind(self, name: str, bind: sa.BindParameter[Any]) -> tuple[str, Convert | None, Any]:
+        column_type = bind.type
+        convert = self._converter(name, column_type)
+        if name in self._fixed:
+            value = self._fixed[name]
+        elif bind.value is not None and not bind.required:
+            value = bind.value  # a constant of the statement (sa.literal)
+        else:
+            return name, convert, _ASKED
+        return name, None, value if convert is None or value is None else convert(value)
 
     def _converter(self, name: str, column_type: sa.types.TypeEngine[Any]) -> Convert | None:
         process = _to_driver(column_type, self.dialect)
@@ -176,20 +199,24 @@ def _cols(table: sa.Table, *exclude: str) -> list[str]:
 
 
 class Statements:
-    """Every statement the journal runs, compiled for one dialect."""
+    """Every statement the journal runs, compiled for one dialect and one bot."""
 
-    def __init__(self, dialect: sa.Dialect) -> None:
-        """Compile every statement for `dialect` (once per journal, when it opens)."""
-        compile_ = _Compiler(dialect)
+    def __init__(self, dialect: sa.Dialect, bot: str) -> None:
+        """Compile every statement for `dialect` and `bot` (once per journal, when it opens)."""
+        compile_ = _Compiler(dialect, {"bot": bot})
         insert: Callable[[sa.Table], Any] = sqlite.insert if dialect.name == "sqlite" else postgresql.insert
         c, o, t, d, n, a = schema.TABLES
         bp = sa.bindparam
 
         def upsert(table: sa.Table, key: list[str], keep: Iterable[str]) -> Statement:
             stmt = insert(table)
-            kept = set(key) | set(keep)
+            kept = {"bot", *key, *keep}
             update = {name: stmt.excluded[name] for name in _cols(table) if name not in kept}
-            return compile_(stmt.on_conflict_do_update(index_elements=key, set_=update), _cols(table))
+            # a row of another bot is never overwritten (keys embed the bot's name: belt and braces)
+            mine = table.c.bot == stmt.excluded.bot
+            return compile_(
+                stmt.on_conflict_do_update(index_elements=key, set_=update, where=mine), _cols(table)
+            )
 
         def add(table: sa.Table, key: list[str], summed: Iterable[str]) -> Statement:
             stmt = insert(table)
@@ -202,52 +229,63 @@ class Statements:
         def paged(stmt: sa.Select[Any]) -> sa.Select[Any]:
             return stmt.limit(bp("limit", type_=sa.Integer)).offset(bp("offset", type_=sa.Integer))
 
+        def of_bot(table: sa.Table) -> sa.ColumnElement[bool]:
+            return table.c.bot == bp("bot", type_=sa.String)
+
+        def constant(text: str) -> sa.ColumnElement[Any]:
+            # Written into the SQL, so the planner matches the partial indexes' WHERE clauses.
+            return sa.literal_column(f"'{text}'")
+
         # Writes
+        self.cycle_new = compile_(sa.insert(c), _cols(c))  # begin_cycle: fails when the cycle exists
         self.cycle_insert = insert_new(c, ["cycle_id"])
         self.cycle_upsert = upsert(c, ["cycle_id"], ["seq", "started_at"])
-        prior = sa.select(c.c.status, c.c.realised_gbp, c.c.finished_at).where(c.c.cycle_id == bp("cycle_id"))
+        prior = sa.select(c.c.status, c.c.realised_gbp, c.c.finished_at).where(
+            c.c.cycle_id == bp("cycle_id"), of_bot(c)
+        )
         self.cycle_prior = compile_(prior.with_for_update())  # FOR UPDATE on PostgreSQL only
+        self.order_new = compile_(sa.insert(o), _cols(o))
         self.order_insert = insert_new(o, ["client_order_id"])
         self.order_upsert = upsert(o, ["client_order_id"], ["cycle_id", "created_at"])
         self.trade_upsert = upsert(t, ["cycle_id"], [])
-        self.trade_delete = compile_(sa.delete(t).where(t.c.cycle_id == bp("cycle_id")))
-        self.daily_add = add(d, ["day"], ["realised_gbp", "loss_gbp", "trades", "unwound"])
-        self.count_add = add(n, ["day", "outcome", "reason"], ["count"])
+        self.trade_delete = compile_(sa.delete(t).where(t.c.cycle_id == bp("cycle_id"), of_bot(t)))
+        self.daily_add = add(d, ["bot", "day"], ["realised_gbp", "loss_gbp", "trades", "unwound"])
+        self.count_add = add(n, ["bot", "day", "outcome", "reason"], ["count"])
         self.audit_insert = compile_(sa.insert(a), _cols(a, "id"))
 
         # Reads
         self.ping = compile_(sa.select(sa.literal(1).label("ok")), literal=True)
-        next_seq = sa.func.coalesce(sa.func.max(c.c.seq), 0) + 1
-        self.next_seq = compile_(sa.select(next_seq.label("next_seq")), literal=True)
-        # The status is a literal so the partial indexes (ix_cycles_started, ix_orders_open) apply.
-        started = c.c.status == CycleStatus.STARTED.value
+        next_seq = sa.func.coalesce(sa.func.max(c.c.seq), sa.literal(0)) + sa.literal(1)
+        self.next_seq = compile_(sa.select(next_seq.label("next_seq")).where(of_bot(c)))
+        started = (c.c.status == constant(CycleStatus.STARTED.value), of_bot(c))
+        open_status = o.c.status.in_([constant(status) for status in schema.OPEN_ORDER_STATUSES])
         order_age = (o.c.created_at, o.c.client_order_id)
-        self.cycles_started = compile_(sa.select(c).where(started).order_by(c.c.seq), literal=True)
+        self.cycles_started = compile_(sa.select(c).where(*started).order_by(c.c.seq))
         self.orders_of_started = compile_(
-            sa.select(o).join(c, o.c.cycle_id == c.c.cycle_id).where(started).order_by(*order_age),
-            literal=True,
+            sa.select(o).join(c, o.c.cycle_id == c.c.cycle_id).where(*started).order_by(*order_age)
         )
-        self.cycle_by_id = compile_(sa.select(c).where(c.c.cycle_id == bp("cycle_id")))
+        self.cycle_by_id = compile_(sa.select(c).where(c.c.cycle_id == bp("cycle_id"), of_bot(c)))
         self.orders_by_cycle = compile_(
-            sa.select(o).where(o.c.cycle_id == bp("cycle_id")).order_by(*order_age)
+            sa.select(o).where(o.c.cycle_id == bp("cycle_id"), of_bot(o)).order_by(*order_age)
         )
-        self.trade_by_cycle = compile_(sa.select(t).where(t.c.cycle_id == bp("cycle_id")))
-        self.open_orders = compile_(
-            sa.select(o).where(o.c.status.in_(schema.OPEN_ORDER_STATUSES)).order_by(*order_age),
-            literal=True,
-        )
-        self.daily_one = compile_(sa.select(d).where(d.c.day == bp("day")))
+        self.trade_by_cycle = compile_(sa.select(t).where(t.c.cycle_id == bp("cycle_id"), of_bot(t)))
+        self.open_orders = compile_(sa.select(o).where(open_status, of_bot(o)).order_by(*order_age))
+        self.daily_one = compile_(sa.select(d).where(d.c.day == bp("day"), of_bot(d)))
         self.daily_range = compile_(
-            sa.select(d).where(d.c.day >= bp("since"), d.c.day <= bp("until")).order_by(d.c.day)
+            sa.select(d).where(d.c.day >= bp("since"), d.c.day <= bp("until"), of_bot(d)).order_by(d.c.day)
         )
-        self.skipped = compile_(sa.select(n.c.outcome, n.c.reason, n.c.count).where(n.c.day == bp("day")))
-        self.audit_page = compile_(paged(sa.select(a).order_by(a.c.at.desc(), a.c.id.desc())))
+        self.skipped = compile_(
+            sa.select(n.c.outcome, n.c.reason, n.c.count).where(n.c.day == bp("day"), of_bot(n))
+        )
+        self.audit_page = compile_(
+            paged(sa.select(a).where(of_bot(a)).order_by(a.c.at.desc(), a.c.id.desc()))
+        )
         # trades and count_trades, one variant per combination of the optional time bounds
         self.trades_page: dict[tuple[bool, bool], Statement] = {}
         self.trades_count: dict[tuple[bool, bool], Statement] = {}
         for has_since in (False, True):
             for has_until in (False, True):
-                where = []
+                where = [of_bot(t)]
                 if has_since:
                     where.append(t.c.executed_at >= bp("since"))
                 if has_until:

@@ -8,7 +8,10 @@ Hot path. A trading cycle costs two transactions: `begin_cycle` (write-ahead, be
 leaves) and `finish_cycle`. Their statements are compiled once, when the journal opens, and run
 on the driver connection (see `statements`). Where the rest lives: URLs and engines in `engine`,
 money and time in `encoding`, records to rows in `rows`, a day's totals in `daily`, connections
-and transactions in `transactions`, Alembic in `migrate`.
+and transactions in `transactions`, Alembic in `migrate`, the one-writer-per-bot lock in `writer`.
+
+Scoped by bot: a journal is opened for one bot name and reads and writes only that bot's rows, so
+many bots can share one database (docs/journal.md shows both layouts).
 """
 
 from __future__ import annotations
@@ -25,32 +28,54 @@ from bot.journal.engine import Checkpointer, open_engine, parse_url, sqlite_file
 from bot.journal.errors import JournalError
 from bot.journal.migrate import Direction, current_revision, run_migrations
 from bot.journal.records import AuditRecord, CycleRecord, CycleStatus, DailyPnl, OrderRecord, TradeRecord
+from bot.journal.schema import BOT_NAME_MAX
 from bot.journal.statements import Statements
 from bot.journal.transactions import Transactions, execute, execute_many, fetch
+from bot.journal.writer import PostgresWriterLock, SqliteWriterLock, WriterLock
+
+DEFAULT_BOT = "flash-green"  # BOT_NAME's default
+
+
+class CycleTaken(JournalError):
+    """begin_cycle: the cycle, its sequence number or one of its orders is journalled already."""
 
 
 class Journal:
     """The bot's durable record. Build it with `Journal.open(url)`; close it with `close()`."""
 
-    def __init__(self, engine: Engine, url: URL) -> None:
+    def __init__(self, engine: Engine, url: URL, bot: str = DEFAULT_BOT) -> None:
         """Use `Journal.open`: it validates the URL, prepares SQLite and applies migrations."""
+        if not bot or len(bot) > BOT_NAME_MAX:
+            raise JournalError(f"the bot name must be 1 to {BOT_NAME_MAX} characters, got {bot!r}")
+        self.bot = bot
         self.redacted_url = url.render_as_string(hide_password=True)
         self._password = url_password(url)
         self._db = Transactions(engine, where=self.redacted_url, secret=self._password)
-        self._sql = Statements(engine.dialect)
+        self._sql = Statements(engine.dialect, bot)
         self._checkpointer: Checkpointer | None = None
+        self._writer: WriterLock | None = None
+        self._taken: type[BaseException] = engine.dialect.loaded_dbapi.IntegrityError
 
     @classmethod
-    def open(cls, url: str, *, migrate: bool = True) -> Journal:
-        """Connect to the journal at `url` (creating a SQLite file's directory); migrate to head.
+    def open(cls, url: str, *, bot: str = DEFAULT_BOT, migrate: bool = True, writer: bool = False) -> Journal:
+        """Connect to `bot`'s journal at `url` (creating a SQLite file's directory); migrate to head.
 
+        With `writer` (the trading loop) the process holds `bot`'s writer lock until `close()`;
+        another process holding it is refused with `WriterBusy` naming that process.
         Raises JournalError (no password in it) when the URL is invalid, the database is
         unreachable or the migrations fail.
         """
         parsed = parse_url(url)
-        journal = cls(open_engine(parsed), parsed)
+        engine = open_engine(parsed)
+        try:
+            journal = cls(engine, parsed, bot)
+        except BaseException:
+            engine.dispose()
+            raise
         try:
             journal._db.run("connect", lambda cur: fetch(cur, journal._sql.ping), write=False)
+            if writer:
+                journal._hold_writer_lock(sqlite_file(parsed), engine)
             if migrate:
                 journal.migrate()
         except BaseException:
@@ -62,7 +87,20 @@ class Journal:
         return journal
 
     def __repr__(self) -> str:
-        return f"Journal({self.redacted_url!r})"
+        return f"Journal({self.redacted_url!r}, bot={self.bot!r})"
+
+    def _hold_writer_lock(self, sqlite_path: str | None, engine: Engine) -> None:
+        if engine.dialect.name == "postgresql":
+            advisory = PostgresWriterLock(engine, self.bot)
+            try:
+                advisory.acquire()
+            except self._db.dbapi_error as exc:
+                raise self._db.fail("taking the writer lock", exc) from None
+            self._db.writer = self._writer = advisory
+        elif sqlite_path is not None:  # an in-memory database has one process by construction
+            beside = SqliteWriterLock(sqlite_path, self.bot)
+            beside.acquire()
+            self._writer = beside
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -75,6 +113,9 @@ class Journal:
         checkpointer, self._checkpointer = self._checkpointer, None
         if checkpointer is not None:
             checkpointer.stop()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.release()
         self._db.close()
 
     def migrate(self, revision: str = "head") -> None:
@@ -92,7 +133,9 @@ class Journal:
 
     def _migrate(self, direction: Direction, revision: str) -> None:
         engine = self._db.engine(f"{direction} to {revision}")
-        run_migrations(engine, direction, revision, where=self.redacted_url, secret=self._password)
+        run_migrations(
+            engine, direction, revision, where=self.redacted_url, secret=self._password, bot=self.bot
+        )
 
     # -- writes ------------------------------------------------------------------------------
 
@@ -103,20 +146,37 @@ class Journal:
         killed (what restart recovery reads), and the cycle's finishing commit, which is flushed,
         makes it durable. Only a machine crash in between can lose it; the orders it names then
         carry ids the next cycle reuses, which venues treat as the same order, never a second one.
-        Idempotent: repeating it for a cycle already journalled changes nothing.
+
+        The sequence is allocated here, inside the write transaction: `cycle.seq` must be above
+        every sequence this bot has journalled, and the cycle and its orders must be new.
+        Otherwise `CycleTaken` is raised and nothing is written (a second writer for the bot, or
+        a write-ahead already made): the caller must not send the cycle's orders.
         """
         _check_orders(cycle.cycle_id, cycle.orders)
         sql = self._sql
         row = rows.cycle_row(cycle, CycleStatus.STARTED)
         row["finished_at"] = None
-        cycle_params = sql.cycle_insert.params(row)
-        order_params = [sql.order_insert.params(rows.order_row(order)) for order in cycle.orders]
+        cycle_params = sql.cycle_new.params(row)
+        order_params = [sql.order_new.params(rows.order_row(order)) for order in cycle.orders]
+        taken = self._taken
 
         def work(cur: Any) -> None:
-            execute(cur, sql.cycle_insert, cycle_params)
-            execute_many(cur, sql.order_insert, order_params)
+            next_seq = int(fetch(cur, sql.next_seq)[0]["next_seq"])
+            if cycle.seq < next_seq:
+                raise self._cycle_taken(cycle, f"its sequence is taken (the next is {next_seq})")
+            try:
+                execute(cur, sql.cycle_new, cycle_params)
+                execute_many(cur, sql.order_new, order_params)
+            except taken:
+                raise self._cycle_taken(cycle, "it or one of its orders exists") from None
 
         self._db.run(f"begin_cycle {cycle.cycle_id}", work, write=True, flush=False)
+
+    def _cycle_taken(self, cycle: CycleRecord, why: str) -> CycleTaken:
+        return CycleTaken(
+            f"begin_cycle {cycle.cycle_id} (sequence {cycle.seq}) refused: {why}. Bot {self.bot!r} "
+            "has another writer, or this write-ahead was made already; no order of it may be sent"
+        )
 
     def update_orders(self, orders: Sequence[OrderRecord]) -> None:
         """Insert or update orders by client_order_id (their cycle must be journalled)."""
@@ -124,6 +184,20 @@ class Journal:
         params = [upsert.params(rows.order_row(order)) for order in orders]
         if params:
             self._db.run("update_orders", lambda cur: execute_many(cur, upsert, params), write=True)
+
+    def record_orders(self, orders: Sequence[OrderRecord]) -> None:
+        """Per-order write-ahead: an order about to be sent, or what its venue just answered.
+
+        Upserts by client_order_id, committed before returning like `begin_cycle` (to the WAL,
+        without waiting for the disk: it survives the bot's process being killed, and the cycle's
+        finishing commit makes it durable). The cycle calls it before every `place()` it has not
+        journalled yet and after every answer, so restart recovery knows every order sent.
+        """
+        upsert = self._sql.order_upsert
+        params = [upsert.params(rows.order_row(order)) for order in orders]
+        if params:
+            work = lambda cur: execute_many(cur, upsert, params)  # noqa: E731
+            self._db.run("record_orders", work, write=True, flush=False)
 
     def finish_cycle(self, cycle: CycleRecord) -> None:
         """Close a cycle in one transaction: final status, orders, trade, and its day's PnL row.
@@ -275,13 +349,16 @@ class Journal:
         return [rows.audit_record(row) for row in found]
 
 
-def migrate_database(url: str, revision: str = "head", *, downgrade: bool = False) -> str | None:
+def migrate_database(
+    url: str, revision: str = "head", *, downgrade: bool = False, bot: str = DEFAULT_BOT
+) -> str | None:
     """Upgrade (or with `downgrade=True` downgrade) the journal at `url`; return the new revision.
 
     This is what `flash-green migrate` runs. Safe to run while another process migrates the same
-    database: the migrations of one wait for the other's.
+    database: the migrations of one wait for the other's. `bot` (BOT_NAME) is the name revision
+    0002 gives existing rows that name no bot when the journal holds no cycle yet.
     """
-    journal = Journal.open(url, migrate=False)
+    journal = Journal.open(url, bot=bot, migrate=False)
     try:
         if downgrade:
             journal.downgrade(revision)

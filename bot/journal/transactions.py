@@ -2,7 +2,8 @@
 
 Each call checks a connection out of the engine's small pool (so one journal is thread-safe), runs
 its statements in one transaction and returns the connection. Writes are durable when `run`
-returns; reads of several statements can share one snapshot.
+returns; reads of several statements can share one snapshot. A bot's writer on PostgreSQL runs
+every write on the one connection that holds its writer lock (`writer`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.pool import StaticPool
 
 from bot.journal.errors import JournalError, failed
 from bot.journal.statements import Row, Statement
+from bot.journal.writer import PostgresWriterLock
 
 T = TypeVar("T")
 
@@ -56,6 +58,7 @@ class Transactions:
         self._readers = threading.local()
         self._held: list[Any] = []
         self._held_lock = threading.Lock()
+        self.writer: PostgresWriterLock | None = None  # set when this process writes for its bot
 
     def engine(self, doing: str) -> Engine:
         """The engine, for work SQLAlchemy runs itself (migrations); JournalError once closed."""
@@ -97,8 +100,9 @@ class Transactions:
         Reads of several statements (`snapshot`) see one consistent state.
         """
         engine = self.engine(doing)
-        if self._lock is not None:
-            with self._lock:
+        lock = self.writer.mutex if write and self.writer is not None else self._lock
+        if lock is not None:
+            with lock:
                 return self._transaction(engine, doing, work, write=write, snapshot=snapshot, flush=flush)
         return self._transaction(engine, doing, work, write=write, snapshot=snapshot, flush=flush)
 
@@ -113,8 +117,12 @@ class Transactions:
         flush: bool,
     ) -> T:
         held = self._keep_readers and not write
+        writer = self.writer if write else None
         try:
-            connection = self._reader(engine) if held else engine.raw_connection()
+            if writer is not None:
+                connection = writer.connection()
+            else:
+                connection = self._reader(engine) if held else engine.raw_connection()
         except (sa_exc.SQLAlchemyError, self.dbapi_error) as exc:  # the pool raises driver errors as is
             raise self.fail(doing, exc) from None
         cursor = None
@@ -137,6 +145,8 @@ class Transactions:
             return result
         except BaseException as exc:
             self._abandon(connection, exc)
+            if writer is not None and connection.dbapi_connection is None:
+                writer.lost()  # invalidated: the session, and the lock with it, is gone
             if self._sqlite and relaxed:
                 connection.invalidate()  # never hand a relaxed connection to a durable write
             if held:
@@ -150,7 +160,7 @@ class Transactions:
                     cursor.close()
                 except self.dbapi_error:  # a dead connection: it is invalidated already
                     pass
-            if not held:
+            if not held and writer is None:
                 connection.close()
 
     def _reader(self, engine: Engine) -> Any:

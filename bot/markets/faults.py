@@ -5,6 +5,10 @@ chance is rolled on a seeded RNG, so a run is reproducible. Tests and unwind dri
 a number of times instead (`plan.force("futures_reject")`, `venue.faults.force("reject")`,
 `loan.faults.force("refuse")`): a forced fault fires on the next matching call, exactly once per
 time forced, whatever the probabilities say.
+
+Restart drills go further: `SIM_KILL_AT` (`power-unwind:after`) has the simulated venue SIGKILL
+its own process at one order's boundary, so a test can restart the bot and compare what restart
+recovery journals with what the venues' ledger says really filled.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 # Every fault, and what happens when it fires.
 FAULTS: dict[str, str] = {
@@ -214,3 +219,41 @@ class ScopedFaults:
                 continue  # the other venue's rejection
             leg = self.owner if self.owner != "loan" and name not in _LEG_ONLY else None
             self.plan.drop(name, leg=leg)
+
+
+# -- kill drills ---------------------------------------------------------------------------------
+
+KILL_MOMENTS = ("before", "after")
+
+
+@dataclass(frozen=True)
+class KillPoint:
+    """Where a restart drill SIGKILLs the process: at one order's boundary (SIM_KILL_AT).
+
+    `order` is a client order id without its cycle (`power-unwind`, `power-unwind-2`,
+    `futures-exit`); `moment` is `before` (the bot has journalled the order and calls `place()`;
+    the venue has not seen it) or `after` (the venue has executed it and written its ledger; the
+    bot has not heard the answer).
+    """
+
+    order: str
+    moment: str
+
+    def matches(self, client_order_id: str, moment: str) -> bool:
+        """Whether this point is order `client_order_id` at `moment`."""
+        return moment == self.moment and client_order_id.endswith(f"-{self.order}")
+
+
+def parse_kill_point(value: str) -> KillPoint | None:
+    """`power-unwind:after` to a `KillPoint` (None for an empty value); `ValueError` otherwise."""
+    text = value.strip()
+    if not text:
+        return None
+    order, sep, moment = (part.strip() for part in text.rpartition(":"))
+    leg, _, purpose = order.partition("-")
+    if not sep or moment not in KILL_MOMENTS or leg not in ("power", "futures") or not purpose:
+        raise ValueError(
+            f"SIM_KILL_AT {text!r} must be <leg>-<purpose>[-<attempt>]:<before|after>, "
+            "e.g. power-unwind:after or futures-exit:before"
+        )
+    return KillPoint(order, moment)

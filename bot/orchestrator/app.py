@@ -12,18 +12,18 @@ from decimal import Decimal
 from bot import __version__
 from bot.config import ConfigError, Settings
 from bot.domain.decision import limits_from
-from bot.logs import configure
+from bot.logs import configure, log_secrets
 from bot.metrics import BotMetrics
 from bot.orchestrator.cycle import Orchestrator
 from bot.orchestrator.execution import ExecutionParams
 from bot.orchestrator.lock import EXIT_ALREADY_RUNNING, AlreadyRunning, PidLock
-from bot.orchestrator.recovery import ForeignJournal, check_owner, recover
+from bot.orchestrator.recovery import recover
 from bot.orchestrator.wiring import Adapters, AdapterUnavailable, build_adapters
 
 log = logging.getLogger("bot.orchestrator")
 
 EXIT_CONFIG = 2
-EXIT_JOURNAL = 4  # EXIT_ALREADY_RUNNING (3) belongs to the lock: bot.orchestrator.lock
+EXIT_JOURNAL = 4  # EXIT_ALREADY_RUNNING (3): this DATA_DIR's lock, or this bot's journal writer lock
 
 
 def execution_params(settings: Settings) -> ExecutionParams:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
     except ConfigError as exc:
         print(f"flash-green orchestrator: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    configure(settings.log_level, settings.log_format, settings.secret_values())
+    configure(settings.log_level, settings.log_format, log_secrets(settings))
     try:
         adapters = build_adapters(settings)
     except AdapterUnavailable as exc:
@@ -58,17 +58,16 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
         log.error("%s", exc)
         return EXIT_ALREADY_RUNNING
     try:
-        from bot.journal import Journal, JournalError
+        from bot.journal import Journal, JournalError, WriterBusy
 
         try:
-            journal = Journal.open(settings.journal_url, migrate=True)
-            check_owner(journal, settings.bot_name)
+            # the bot's rows only (bots may share a database); its writer lock held until close
+            journal = Journal.open(settings.journal_url, bot=settings.bot_name, migrate=True, writer=True)
+        except WriterBusy as exc:
+            log.error("%s", exc)
+            return EXIT_ALREADY_RUNNING
         except JournalError as exc:
             log.error("journal unavailable at %s: %s", settings.journal_url_redacted, exc)
-            return EXIT_JOURNAL
-        except ForeignJournal as exc:
-            log.error("journal at %s refused: %s", settings.journal_url_redacted, exc)
-            journal.close()
             return EXIT_JOURNAL
         try:
             metrics = BotMetrics()

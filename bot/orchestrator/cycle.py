@@ -23,6 +23,7 @@ from bot.domain.decision import Block, Limits, NoTrade, Opportunity, decide, gua
 from bot.domain.market import Book
 from bot.domain.pnl import money, net_position
 from bot.domain.window import market_closed
+from bot.journal.outage import Outage
 from bot.journal.records import CycleRecord, CycleStatus
 from bot.loans.base import FlashLoan
 from bot.metrics import BotMetrics
@@ -86,14 +87,14 @@ class Orchestrator:
             metrics=metrics,
             clock=clock,
             sleep=sleep,
-            stopping=self.stopping,
+            journal=journal,
         )
         self._day: date | None = None
         self._daily_pnl = ZERO
         self._next_seq = 1
         self._skipped: Tally[tuple[date, str, str]] = Tally()
         self._last_flush = time.monotonic()
-        self._journal_broken = False
+        self._journal_outage = Outage()  # failed journal writes: retried with backoff, never given up
         metrics.daily_loss_limit.set(float(limits.max_daily_loss))
         metrics.trading_enabled.set(1 if trading_enabled else 0)
 
@@ -118,7 +119,11 @@ class Orchestrator:
         return -self._daily_pnl if self._daily_pnl < ZERO else ZERO
 
     async def run(self, interval_s: float) -> None:
-        """Cycle until `stopping` is set; the cycle in flight always finishes or unwinds first."""
+        """Cycle until `stopping` is set; the cycle in flight always finishes or unwinds first.
+
+        A stop prevents the next cycle only: orders in flight keep their deadline
+        (ORDER_TIMEOUT_SECS), so the cycle ends hedged or unwound as it would have without it.
+        """
         while not self.stopping.is_set():
             try:
                 await self.run_once()
@@ -156,7 +161,7 @@ class Orchestrator:
             trading_enabled=self.trading_enabled,
         )
         self.metrics.trading_window_open.set(0 if closed else 1)
-        if self._journal_broken:
+        if self._journal_outage.active and not self._journal_back(now):
             return self._blocked(now, "journal_error")
         # the guards run before any market data is read; decide() runs them again at the quotes' time
         blocked = guard(now, self.limits, trading_enabled=self.trading_enabled, daily_loss=self.daily_loss)
@@ -180,6 +185,9 @@ class Orchestrator:
             self._skipped[(now.date(), "no_trade", decision.reason)] += 1
             return CycleResult("no_trade", decision.reason)
         assert power_book is not None and futures_book is not None  # decide() sized on both
+        if self.stopping.is_set():
+            # a stop arrived while the books were read: no new cycle starts, nothing was sent
+            return CycleResult("blocked", "stopping")
         return await self._execute(decision, (power_book, futures_book), now)
 
     async def _books(self) -> tuple[Book | None, Book | None]:
@@ -213,6 +221,21 @@ class Orchestrator:
             log.exception("could not write skipped-cycle counters; they are kept for the next flush")
             self._skipped.update(pending)
 
+    def _journal_back(self, now: datetime) -> bool:
+        """While journal writes fail: once the backoff allows, write what is owed; True when done."""
+        try:
+            next_seq = self._journal_outage.settle(self.journal, now)
+        except Exception:
+            self.metrics.journal_errors.inc()
+            delay = self._journal_outage.retry_failed()
+            log.warning("journal still unavailable; next attempt in %.1f s", delay, exc_info=True)
+            return False
+        if next_seq is None:
+            return False
+        self._next_seq = next_seq  # read back: ids stay contiguous whether the failed entry landed or not
+        log.warning("journal available again: trading resumes at cycle sequence %d", next_seq)
+        return True
+
     # -- the saga ----------------------------------------------------------------------------
 
     async def _execute(self, opp: Opportunity, books: tuple[Book, Book], now: datetime) -> CycleResult:
@@ -220,13 +243,18 @@ class Orchestrator:
         cycle = CycleState.open(
             cycle_id(self.params.bot_name, seq), seq, now, opp, books, (self.power.name, self.futures.name)
         )
+        entry = cycle.record(CycleStatus.STARTED, None)
         try:
-            self.journal.begin_cycle(cycle.record(CycleStatus.STARTED, None))
-        except Exception:
+            self.journal.begin_cycle(entry)
+        except Exception as exc:
             # nothing was sent: the write-ahead entry failed, so the cycle never starts
-            log.exception("journal write-ahead failed; cycle %s not started", cycle.cycle_id)
             self.metrics.journal_errors.inc()
-            self._journal_broken = True
+            delay = self._journal_outage.write_ahead_failed(entry, exc)
+            log.exception(
+                "journal write-ahead failed; cycle %s not started, nothing sent; retrying in %.1f s",
+                cycle.cycle_id,
+                delay,
+            )
             return self._blocked(now, "journal_error")
         self._next_seq = seq + 1
 
@@ -257,10 +285,12 @@ class Orchestrator:
             self.journal.finish_cycle(record)
         except Exception:
             self.metrics.journal_errors.inc()
-            self._journal_broken = True
+            delay = self._journal_outage.finish_failed(record)
             log.exception(
-                "journal write failed for cycle %s; trading stops until it is fixed. Record: %r",
+                "journal write failed for cycle %s; no cycle starts until it is written (retrying in "
+                "%.1f s). Record: %r",
                 cycle.cycle_id,
+                delay,
                 record,
             )
         outcome = _OUTCOME[status]

@@ -5,7 +5,6 @@ Knows nothing of cycles: the saga decides what to send and records what came bac
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,6 +17,7 @@ from bot.venues.base import Venue, VenueError
 log = logging.getLogger("bot.orchestrator")
 
 Sleep = Callable[[float], Awaitable[None]]
+Answer = Callable[[OrderState], None]
 
 
 @dataclass(frozen=True)
@@ -34,23 +34,34 @@ async def fill_order(
     order: OrderRequest,
     params: ExecutionParams,
     *,
-    stopping: asyncio.Event,
     sleep: Sleep,
+    on_answer: Answer,
 ) -> tuple[OrderState, bool]:
-    """Place an order and wait for a final state; cancel it at the timeout or on shutdown.
+    """Place an order and wait for a final state; cancel it at its deadline (ORDER_TIMEOUT_SECS).
 
-    Returns the last state and whether the timeout (or shutdown) ended the wait.
+    A stop request (SIGTERM, the control plane's stop) does not shorten the wait: an order in
+    flight keeps its deadline, so the cycle ends hedged or unwound, never with a leg left open
+    by a hurried cancel; the stop only prevents the next cycle. `on_answer` hears each new state
+    the venue reports, as soon as it is known (the saga journals it). Returns the last state and
+    whether the deadline ended the wait.
     """
     try:
         state = await venue.place(order)
     except VenueError as exc:
         state = OrderState(order.client_order_id, OrderStatus.REJECTED, reason=str(exc))
+    on_answer(state)
     deadline = time.monotonic() + params.order_timeout_s
     while not state.status.is_final:
-        if time.monotonic() >= deadline or stopping.is_set():
-            return await _cancel(venue, order.client_order_id, state), True
+        if time.monotonic() >= deadline:
+            cancelled = await _cancel(venue, order.client_order_id, state)
+            if cancelled != state:
+                on_answer(cancelled)
+            return cancelled, True
         await sleep(params.poll_interval_s)
-        state = await _status_or_last(venue, order.client_order_id, state)
+        polled = await _status_or_last(venue, order.client_order_id, state)
+        if polled != state:
+            on_answer(polled)
+        state = polled
     return state, False
 
 

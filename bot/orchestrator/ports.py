@@ -6,10 +6,11 @@ independent of how the journal stores things.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Protocol
 
-from bot.journal.records import CycleRecord, DailyPnl
+from bot.journal.records import CycleRecord, DailyPnl, OrderRecord
 
 
 class CycleJournal(Protocol):
@@ -29,6 +30,10 @@ class CycleJournal(Protocol):
 
     def begin_cycle(self, cycle: CycleRecord) -> None:
         """Write-ahead entry: the cycle and its planned orders, before any order is sent."""
+        ...
+
+    def record_orders(self, orders: Sequence[OrderRecord]) -> None:
+        """Per-order write-ahead: orders about to be sent, or what their venue answered (upsert)."""
         ...
 
     def finish_cycle(self, cycle: CycleRecord) -> None:

@@ -1,4 +1,4 @@
-"""Restart recovery: close cycles a killed process left STARTED, using what the venues report."""
+"""Restart recovery: close cycles a killed process left STARTED, from the journal and the venues."""
 
 from __future__ import annotations
 
@@ -9,55 +9,33 @@ from datetime import datetime
 from decimal import Decimal
 
 from bot.domain.market import OrderState, OrderStatus
-from bot.domain.pnl import Fill, money, net_position
+from bot.domain.pnl import money, net_position
 from bot.journal.records import CycleRecord, CycleStatus, OrderRecord
-from bot.orchestrator.ids import cycle_id
 from bot.orchestrator.ports import CycleJournal
+from bot.orchestrator.state import fills_of
 from bot.venues.base import Venue, VenueError
 
 log = logging.getLogger("bot.orchestrator.recovery")
 ZERO = Decimal(0)
 
 
-class ForeignJournal(RuntimeError):
-    """The journal's latest cycle belongs to another bot: journals are one per bot."""
-
-
-def check_owner(journal: CycleJournal, bot_name: str) -> None:
-    """Refuse a journal whose latest cycle is not this bot's.
-
-    Cycle sequences, restart recovery and the daily loss limit are per journal, so two bots
-    sharing one would collide on sequence numbers, recover each other's cycles and share a loss
-    limit. Give each bot its own SQLite file or PostgreSQL database (or schema).
-    """
-    next_seq = journal.next_cycle_seq()
-    if next_seq <= 1:
-        return
-    if journal.cycle(cycle_id(bot_name, next_seq - 1)) is None:
-        raise ForeignJournal(
-            f"the journal's latest cycle (sequence {next_seq - 1}) is not bot {bot_name!r}'s: each bot "
-            "needs its own journal (its own DATABASE_URL database or schema, or its own DATA_DIR); "
-            "check BOT_NAME and DATABASE_URL"
-        )
-
-
 async def recover(
     journal: CycleJournal, venues: dict[str, Venue], clock: Callable[[], datetime]
 ) -> list[CycleRecord]:
-    """Query every order of each STARTED cycle by its deterministic id and close the cycle.
+    """Close each cycle a killed process left STARTED, from what the journal says was sent and filled.
 
-    Orders the venue no longer knows are marked UNKNOWN. A leg found open is reported loudly
+    Every order is journalled before it is sent, with each answer of its venue as it came (see
+    `saga`). An order whose journalled answer is final (FILLED, CANCELLED, REJECTED) is taken as
+    journalled. Any other (NEW: written ahead, perhaps sent; OPEN or PARTIALLY_FILLED; UNKNOWN)
+    is asked of its venue by its deterministic id: one still resting there is cancelled (its
+    cycle is gone), one the venue never received is UNKNOWN with nothing filled. The cycle's
+    position and cash are those of its orders' fills. A leg found open is reported loudly
     (runbook: close it by hand) rather than traded blind after a crash. Returns the closed cycles.
     """
     closed = []
     for cycle in journal.incomplete_cycles():
-        orders = []
-        fills: list[Fill] = []
-        for order in cycle.orders:
-            state = await _query(venues.get(order.leg), order)
-            orders.append(_updated(order, state, clock()))
-            if state.filled_quantity > ZERO and state.average_price is not None:
-                fills.append(Fill(order.leg, order.side, state.filled_quantity, state.average_price))
+        orders = [await _settle(venues.get(order.leg), order, clock) for order in cycle.orders]
+        fills = fills_of(orders)
         open_power, open_futures = net_position(fills, "power"), net_position(fills, "futures")
         cash = money(sum((f.cash for f in fills), ZERO))
         hedged = open_power == -open_futures
@@ -88,18 +66,58 @@ async def recover(
                 open_futures,
             )
         else:
-            log.warning("recovered cycle %s left by a previous process", cycle.cycle_id)
+            log.warning(
+                "recovered cycle %s left by a previous process (power %s MWh, futures %s MWh, cash %s GBP)",
+                cycle.cycle_id,
+                open_power,
+                open_futures,
+                cash,
+            )
     return closed
 
 
-async def _query(venue: Venue | None, order: OrderRecord) -> OrderState:
+_SETTLED = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED})
+
+
+async def _settle(venue: Venue | None, order: OrderRecord, clock: Callable[[], datetime]) -> OrderRecord:
+    """The order's final state: the journalled one if final, else its venue's (cancelling what rests)."""
+    if order.status in _SETTLED:
+        return order
+    state = await _query(venue, order)
+    if state is None:
+        # never received (NEW), or the venue cannot say: keep what the journal knows was filled
+        state = OrderState(
+            order.client_order_id,
+            OrderStatus.UNKNOWN,
+            order.filled_mwh,
+            order.avg_price_gbp,
+            order.venue_order_id,
+        )
+    elif not state.status.is_final and venue is not None:
+        state = await _cancel(venue, state)
+    return _updated(order, state, clock())
+
+
+async def _query(venue: Venue | None, order: OrderRecord) -> OrderState | None:
     if venue is None:
-        return OrderState(order.client_order_id, OrderStatus.UNKNOWN)
+        return None
     try:
         return await venue.status(order.client_order_id)
     except (VenueError, KeyError, LookupError) as exc:
         log.warning("order %s unknown to %s after restart: %s", order.client_order_id, venue.name, exc)
-        return OrderState(order.client_order_id, OrderStatus.UNKNOWN)
+        return None
+
+
+async def _cancel(venue: Venue, state: OrderState) -> OrderState:
+    """Cancel an order of a dead cycle still resting at its venue; its state as the venue then says."""
+    log.warning(
+        "order %s of a dead cycle still rests at %s; cancelling it", state.client_order_id, venue.name
+    )
+    try:
+        return await venue.cancel(state.client_order_id)
+    except VenueError as exc:
+        log.error("cancel of %s failed after restart: %s", state.client_order_id, exc)
+        return state
 
 
 def _updated(order: OrderRecord, state: OrderState, now: datetime) -> OrderRecord:

@@ -4,23 +4,27 @@ Steps, in order: loan drawn → power leg bought → futures leg sold for the qu
 filled. Whatever happened, the undo follows: `unwind` brings both legs back to the hedge (or
 flat after a failure) and `repay` returns the loan, each retried a few times before a human is
 asked to step in (see docs/runbooks.md).
+
+Every order of every step is written ahead: journalled (id, side, quantity, limit) in a committed
+transaction before `place()` is called, and never sent when that write fails; each answer of its
+venue is journalled as soon as it is known. Restart recovery reads the position from there.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from bot.domain.market import Leg, OrderRequest, OrderState, Side
+from bot.domain.market import Leg, OrderRequest, OrderState, OrderStatus, Side
 from bot.domain.pnl import money, net_position
 from bot.loans.base import FlashLoan, LoanError
 from bot.metrics import BotMetrics
 from bot.orchestrator.execution import ExecutionParams, Sleep, fill_order, sweep_limit
 from bot.orchestrator.ids import order_id
+from bot.orchestrator.ports import CycleJournal
 from bot.orchestrator.state import CycleState
 from bot.venues.base import Venue, VenueError
 
@@ -42,7 +46,7 @@ class CycleFailure(Exception):
 
 @dataclass
 class SagaSteps:
-    """Runs the steps of a cycle against the two venues and the loan, recording each order."""
+    """Runs the steps of a cycle against the two venues and the loan, journalling each order."""
 
     power: Venue
     futures: Venue
@@ -51,7 +55,7 @@ class SagaSteps:
     metrics: BotMetrics
     clock: Clock
     sleep: Sleep
-    stopping: asyncio.Event  # set on shutdown: an order still open is cancelled, then unwound
+    journal: CycleJournal
 
     async def trade(self, cycle: CycleState) -> None:
         """Draw the loan, buy the power leg, sell the futures leg; `CycleFailure` when a step fails."""
@@ -83,11 +87,36 @@ class SagaSteps:
     async def _fill(
         self, cycle: CycleState, venue: Venue, order: OrderRequest, purpose: str
     ) -> tuple[OrderState, bool]:
-        state, timed_out = await fill_order(
-            venue, order, self.params, stopping=self.stopping, sleep=self.sleep
+        """Write the order ahead, send it, journal each answer; `CycleFailure` if it cannot be written."""
+        self._write_ahead(cycle, venue, order, purpose)
+
+        def answered(state: OrderState) -> None:
+            record = cycle.note(order, venue.name, purpose, state, self.clock())
+            try:
+                self.journal.record_orders((record,))
+            except Exception:
+                # the order is out: it is kept in memory for finish_cycle, and recovery asks the venue
+                self.metrics.journal_errors.inc()
+                log.exception(
+                    "cycle %s: could not journal the answer to %s", cycle.cycle_id, order.client_order_id
+                )
+
+        return await fill_order(venue, order, self.params, sleep=self.sleep, on_answer=answered)
+
+    def _write_ahead(self, cycle: CycleState, venue: Venue, order: OrderRequest, purpose: str) -> None:
+        if cycle.journalled_as(order, venue.name):
+            return  # the cycle's write-ahead entry holds it already
+        record = cycle.note(
+            order, venue.name, purpose, OrderState(order.client_order_id, OrderStatus.NEW), self.clock()
         )
-        cycle.note(order, venue.name, purpose, state, self.clock())
-        return state, timed_out
+        try:
+            self.journal.record_orders((record,))
+        except Exception as exc:
+            self.metrics.journal_errors.inc()
+            log.exception(
+                "cycle %s: write-ahead of %s failed; not sent", cycle.cycle_id, order.client_order_id
+            )
+            raise CycleFailure("journal_error", f"{order.client_order_id} not journalled, not sent") from exc
 
     async def unwind(self, cycle: CycleState, *, power_target: Decimal) -> bool:
         """Bring the power leg to `power_target` MWh and the futures leg back to its hedge.
@@ -117,7 +146,10 @@ class SagaSteps:
             order = OrderRequest(
                 order_id(cycle.cycle_id, leg, "unwind", attempt), leg, side, abs(excess), limit
             )
-            await self._fill(cycle, venue, order, "unwind")
+            try:
+                await self._fill(cycle, venue, order, "unwind")
+            except CycleFailure:
+                continue  # not written ahead, so not sent: the next attempt tries again
         left = net_position(cycle.fills, leg) - target
         if left != ZERO:
             log.critical(

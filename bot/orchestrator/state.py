@@ -1,11 +1,13 @@
 """What one executing cycle has done so far, and the journal records that say so.
 
-The saga's steps change a `CycleState` (orders sent, fills, the loan); the orchestrator journals
-the records it builds: the write-ahead entry before any order is sent, the closed cycle at the end.
+The saga's steps change a `CycleState` (orders sent and what their venues answered, the loan);
+the journal receives the records it builds: the write-ahead entry before any order is sent, each
+order before it is sent and each answer as it comes, the closed cycle at the end.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -32,8 +34,7 @@ class CycleState:
     futures_book: Book
     entry: OrderRequest  # the power leg as planned
     exit: OrderRequest  # the futures leg as planned; sent for the quantity the entry filled
-    fills: list[Fill] = field(default_factory=list)
-    orders: dict[str, OrderRecord] = field(default_factory=dict)
+    orders: dict[str, OrderRecord] = field(default_factory=dict)  # each order's latest state
     loan: LoanHandle | None = None
     loan_repaid: bool = False
 
@@ -60,12 +61,12 @@ class CycleState:
             state.note(order, venue, purpose, OrderState(order.client_order_id, OrderStatus.NEW), now)
         return state
 
-    def note(self, order: OrderRequest, venue: str, purpose: str, state: OrderState, at: datetime) -> None:
-        """Record what the venue said about an order, and its fill if any."""
+    def note(
+        self, order: OrderRequest, venue: str, purpose: str, state: OrderState, at: datetime
+    ) -> OrderRecord:
+        """Record an order's latest state (NEW before it is sent, then each answer); returns its record."""
         filled, price = state.filled_quantity, state.average_price
-        if filled > ZERO and price is not None:
-            self.fills.append(Fill(order.leg, order.side, filled, price))
-        self.orders[order.client_order_id] = OrderRecord(
+        record = self.orders[order.client_order_id] = OrderRecord(
             client_order_id=order.client_order_id,
             cycle_id=self.cycle_id,
             leg=order.leg,
@@ -81,6 +82,23 @@ class CycleState:
             created_at=self.started_at,
             updated_at=at,
         )
+        return record
+
+    def journalled_as(self, order: OrderRequest, venue: str) -> bool:
+        """Whether the journal already holds this very order, not yet sent (the write-ahead entry's)."""
+        known = self.orders.get(order.client_order_id)
+        return (
+            known is not None
+            and known.status is OrderStatus.NEW
+            and known.venue == venue
+            and (known.side, known.quantity_mwh, known.limit_price_gbp)
+            == (order.side, order.quantity, order.limit_price)
+        )
+
+    @property
+    def fills(self) -> list[Fill]:
+        """What the cycle's orders filled so far, one fill per order."""
+        return fills_of(self.orders.values())
 
     @property
     def partial(self) -> bool:
@@ -122,21 +140,22 @@ class CycleState:
 
         Only a TRADED cycle carries a trade; a half-done cycle is never recorded as profit.
         """
-        power_fee, futures_fee = venue_fees(self.fills, limits.power_fee_bp, limits.futures_fee_bp)
+        fills = self.fills
+        power_fee, futures_fee = venue_fees(fills, limits.power_fee_bp, limits.futures_fee_bp)
         loan = self.loan
-        cash = sum((f.cash for f in self.fills), ZERO)
+        cash = sum((f.cash for f in fills), ZERO)
         costs = CostBreakdown(
             power_fee_gbp=money(power_fee),
             futures_fee_gbp=money(futures_fee),
             loan_fee_gbp=money(loan.fee if loan is not None else ZERO),
             gas_gbp=money(limits.gas if loan is not None else ZERO),
-            slippage_gbp=money(self._slippage()),
+            slippage_gbp=money(self._slippage(fills)),
         )
         net = money(cash) - costs.total_gbp
         trade = None
         if status is CycleStatus.TRADED:
-            _, power_px = average_price(self.fills, "power", Side.BUY)
-            hedged, futures_px = average_price(self.fills, "futures", Side.SELL)
+            _, power_px = average_price(fills, "power", Side.BUY)
+            hedged, futures_px = average_price(fills, "futures", Side.SELL)
             trade = TradeRecord(
                 cycle_id=self.cycle_id,
                 executed_at=finished,
@@ -150,14 +169,23 @@ class CycleState:
             )
         return self.record(status, reason, finished=finished, realised=net, trade=trade)
 
-    def _slippage(self) -> Decimal:
+    def _slippage(self, fills: list[Fill]) -> Decimal:
         """Cost of filling away from the quoted top of book (informational; already in the prices)."""
         total = ZERO
         top_ask = self.power_book.asks[0].price
         top_bid = self.futures_book.bids[0].price
-        for fill in self.fills:
+        for fill in fills:
             if fill.leg == "power" and fill.side is Side.BUY:
                 total += (fill.price - top_ask) * fill.quantity
             elif fill.leg == "futures" and fill.side is Side.SELL:
                 total += (top_bid - fill.price) * fill.quantity
         return total
+
+
+def fills_of(orders: Iterable[OrderRecord]) -> list[Fill]:
+    """The fill of each order that filled something (its quantity at its average price)."""
+    return [
+        Fill(o.leg, o.side, o.filled_mwh, o.avg_price_gbp)
+        for o in orders
+        if o.filled_mwh > ZERO and o.avg_price_gbp is not None
+    ]

@@ -10,17 +10,21 @@ it ends FILLED, or CANCELLED with what did fill (a partial fill: depth ran out, 
 reached, or the `partial_fill` fault fired). `SLIPPAGE_BP` moves each fill price against the
 order; `EXEC_LATENCY_MS` is slept before each order reaches the book. Placing the same
 `client_order_id` twice returns the first order's state and never fills twice.
+
+`SIM_REST_MS` makes every order rest on the book that long (market clock) before it is matched,
+as a real venue's resting order: `place()` answers OPEN, a later `status()` the fill. With
+`SIM_LEDGER=1` the venues write each answer to a ledger in DATA_DIR (`sim_ledger`) and, after a
+restart, answer for the orders it holds; `SIM_KILL_AT` is the restart drill's SIGKILL.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from bot.domain.market import (
@@ -28,14 +32,12 @@ from bot.domain.market import (
     Book,
     Leg,
     Level,
-    OrderRequest,
-    OrderState,
-    OrderStatus,
     Side,
 )
-from bot.markets.faults import VENUE_FAULTS, FaultPlan, ScopedFaults
+from bot.markets.faults import VENUE_FAULTS, FaultPlan, KillPoint, parse_kill_point
 from bot.markets.model import MarketModel, MarketParams, MarketState
-from bot.venues.base import VenueError
+from bot.venues.sim_ledger import LEDGER_FILE, VenueLedger
+from bot.venues.sim_venue import SimulatedFuturesVenue, SimulatedPowerVenue
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -127,14 +129,17 @@ class SimulatedMarket:
         tick_ms: int = 100,
         shapes: dict[Leg, BookShape] | None = None,
         names: dict[Leg, str] | None = None,
+        rest_ms: int = 0,
+        ledger: VenueLedger | None = None,
+        kill_at: KillPoint | None = None,
     ) -> None:
         """A market starting at the clock's current time (floored to the tick grid)."""
         if book_levels < 1:
             raise ValueError(f"book_levels must be at least 1, got {book_levels}")
         if book_size_mwh <= 0:
             raise ValueError(f"book_size_mwh must be positive, got {book_size_mwh}")
-        if slippage_bp < 0 or exec_latency_ms < 0 or tick_ms < 1:
-            raise ValueError("slippage_bp and exec_latency_ms must be >= 0 and tick_ms >= 1")
+        if slippage_bp < 0 or exec_latency_ms < 0 or tick_ms < 1 or rest_ms < 0:
+            raise ValueError("slippage_bp, exec_latency_ms and rest_ms must be >= 0 and tick_ms >= 1")
         self.clock: Clock = clock or utc_now
         self.seed = seed
         self.book_levels = book_levels if use_depth else 1
@@ -143,6 +148,9 @@ class SimulatedMarket:
         self.slippage_bp = slippage_bp if use_depth else _ZERO  # no depth, no slippage
         self.exec_latency_s = exec_latency_ms / 1000.0
         self.max_quote_age = timedelta(milliseconds=max_quote_age_ms)
+        self.rest = timedelta(milliseconds=rest_ms)  # how long an order rests before it is matched
+        self.ledger = ledger
+        self.kill_at = kill_at
         self.faults = faults or FaultPlan(seed=seed ^ _FAULT_SEED, names=VENUE_FAULTS)
         self.names: dict[Leg, str] = names or {"power": "sim-power", "futures": "sim-futures"}
         self.symbols: dict[Leg, str] = {"power": POWER_SYMBOL, "futures": FUTURES_SYMBOL}
@@ -179,6 +187,9 @@ class SimulatedMarket:
             faults=FaultPlan.from_setting(
                 settings.sim_faults, seed=settings.sim_seed ^ _FAULT_SEED, names=VENUE_FAULTS
             ),
+            rest_ms=settings.sim_rest_ms,
+            ledger=VenueLedger(settings.data_dir / LEDGER_FILE) if settings.sim_ledger else None,
+            kill_at=parse_kill_point(settings.sim_kill_at),
         )
 
     # -- time ----------------------------------------------------------------------------------
@@ -292,137 +303,19 @@ class SimulatedMarket:
         return Fill(filled, average, touched, stopped_by)
 
 
-class _SimulatedVenue:
-    """One leg's venue over the shared market: orders kept by client order id."""
-
-    name: str
-    leg: Leg
-
-    def __init__(self, market: SimulatedMarket) -> None:
-        self.market = market
-        self.name = market.names[self.leg]
-        self.faults: ScopedFaults = market.faults.scoped(self.leg)
-        self._orders: dict[str, OrderState] = {}
-        self._seq = 0
-        self._closed = False
-        self._reject_fault = f"{self.leg}_reject"
-
-    async def book(self) -> Book:
-        """The leg's current book."""
-        self._check_open()
-        return self.market.book(self.leg)
-
-    async def place(self, order: OrderRequest) -> OrderState:
-        """Execute a marketable limit order (immediate-or-cancel); idempotent by client order id."""
-        self._check_open()
-        if self.market.exec_latency_s:
-            await asyncio.sleep(self.market.exec_latency_s)
-        existing = self._orders.get(order.client_order_id)
-        if existing is not None:
-            return existing
-        if order.leg != self.leg:
-            raise VenueError(
-                f"{self.name} trades the {self.leg} leg; order {order.client_order_id} is for {order.leg}"
-            )
-        if type(order.quantity) is not Decimal or type(order.limit_price) is not Decimal:
-            raise TypeError("order quantity and limit price must be Decimal")
-        self._seq += 1
-        venue_id = f"{self.name}-{self._seq}"
-        state = self._execute(order, venue_id)
-        self._orders[order.client_order_id] = state
-        return state
-
-    def _execute(self, order: OrderRequest, venue_id: str) -> OrderState:
-        cid = order.client_order_id
-        if order.quantity <= 0:
-            reason = "quantity must be positive"
-            return OrderState(cid, OrderStatus.REJECTED, venue_order_id=venue_id, reason=reason)
-        faults = self.market.faults
-        leg = self.leg
-        if faults.trips(self._reject_fault, leg=leg):
-            reason = f"rejected by {self.name} (simulated fault {self._reject_fault})"
-            return OrderState(cid, OrderStatus.REJECTED, venue_order_id=venue_id, reason=reason)
-        if faults.trips("order_timeout", leg=leg):
-            # Accepted but never matched: it rests until cancelled (simulated fault order_timeout).
-            return OrderState(cid, OrderStatus.OPEN, venue_order_id=venue_id)
-        wanted = order.quantity
-        partial = faults.trips("partial_fill", leg=leg)
-        if partial:
-            wanted = (wanted / 2).quantize(_MILLI, rounding=ROUND_DOWN)
-        fill = self.market.take(leg, order.side, wanted, order.limit_price) if wanted else None
-        filled = fill.quantity if fill else _ZERO
-        if filled == order.quantity:
-            return OrderState(cid, OrderStatus.FILLED, filled, fill.average_price if fill else None, venue_id)
-        cause = "simulated fault partial_fill" if partial else _CAUSE[fill.stopped_by if fill else "depth"]
-        reason = f"filled {filled} of {order.quantity} MWh ({cause}); the rest is cancelled"
-        average = fill.average_price if fill else None
-        return OrderState(cid, OrderStatus.CANCELLED, filled, average, venue_id, reason)
-
-    async def status(self, client_order_id: str) -> OrderState:
-        """The order's current state; `VenueError` for an id this venue never saw."""
-        state = self._orders.get(client_order_id)
-        if state is None:
-            raise VenueError(f"{self.name} has no order {client_order_id}")
-        return state
-
-    async def cancel(self, client_order_id: str) -> OrderState:
-        """Cancel a resting order; a final order is returned as it is."""
-        state = await self.status(client_order_id)
-        if state.status.is_final:
-            return state
-        cancelled = OrderState(
-            client_order_id,
-            OrderStatus.CANCELLED,
-            state.filled_quantity,
-            state.average_price,
-            state.venue_order_id,
-            "cancelled by client",
-        )
-        self._orders[client_order_id] = cancelled
-        return cancelled
-
-    async def ping(self) -> None:
-        """The simulated venue is always reachable until closed."""
-        self._check_open()
-
-    async def close(self) -> None:
-        """Stop serving: later calls raise `VenueError`."""
-        self._closed = True
-
-    def open_orders(self) -> list[OrderState]:
-        """Orders still resting (only the `order_timeout` fault leaves one)."""
-        return [s for s in self._orders.values() if not s.status.is_final]
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise VenueError(f"{self.name} is closed")
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, orders={len(self._orders)})"
-
-
-_CAUSE = {
-    "depth": "book depth ran out",
-    "limit": "no more depth within the limit price",
-    "filled": "filled",
-}
-
-
-class SimulatedPowerVenue(_SimulatedVenue):
-    """The simulated power leg (`sim-power`): buy power at the ask; sell it back to unwind."""
-
-    leg: Leg = "power"
-
-
-class SimulatedFuturesVenue(_SimulatedVenue):
-    """The simulated futures leg (`sim-futures`): sell futures at the bid; buy back to unwind."""
-
-    leg: Leg = "futures"
-
-
 def build_simulated_venues(
     settings: Settings, clock: Clock | None = None
 ) -> tuple[SimulatedPowerVenue, SimulatedFuturesVenue]:
     """Both simulated venues over one market built from the settings; `clock` defaults to real time."""
     market = SimulatedMarket.from_settings(settings, clock=clock)
     return SimulatedPowerVenue(market), SimulatedFuturesVenue(market)
+
+
+__all__ = [
+    "BookShape",
+    "Fill",
+    "SimulatedFuturesVenue",
+    "SimulatedMarket",
+    "SimulatedPowerVenue",
+    "build_simulated_venues",
+]

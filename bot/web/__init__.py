@@ -49,9 +49,9 @@ def serve(settings: Settings, *, start_orchestrator: bool) -> None:
     """Run the API with production server settings: one uvicorn worker, uvloop, httptools, no access log."""
     import uvicorn
 
-    from bot.logs import configure
+    from bot.logs import configure, log_secrets
 
-    configure(settings.log_level, settings.log_format, settings.secret_values())
+    configure(settings.log_level, settings.log_format, log_secrets(settings))
     app = create_app(settings, start_orchestrator=start_orchestrator)
     # uvicorn re-raises SIGTERM/SIGINT once it has shut down; with these handlers in place the
     # re-raised signal is absorbed and a clean shutdown exits 0, as the orchestrator does
@@ -62,6 +62,12 @@ def serve(settings: Settings, *, start_orchestrator: bool) -> None:
 
 def server_options(settings: Settings) -> dict[str, Any]:
     """The uvicorn settings production uses (the benchmark serves its ceiling with the same)."""
+    from bot.domain.shutdown import ShutdownBudget
+
+    # The drain covers a control-plane stop waiting for the loop; then the lifespan stops the loop.
+    # The pod's terminationGracePeriodSeconds (the operator's Deployment) is sized on the same
+    # budget: drain, then the loop's order deadline, then a margin.
+    budget = ShutdownBudget.for_timeout(settings.order_timeout_secs)
     return {
         "host": settings.api_host,
         "port": settings.api_port,
@@ -72,5 +78,5 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "proxy_headers": False,  # forwarded headers are trusted by bot.web.auth, from TRUSTED_PROXIES only
         "server_header": False,
         "lifespan": "on",
-        "timeout_graceful_shutdown": max(30, int(settings.order_timeout_secs) + 10),
+        "timeout_graceful_shutdown": budget.api_drain_s,
     }

@@ -12,12 +12,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot import __version__
 from bot.config import Settings
-from bot.web.audit import AuditMiddleware
+from bot.web.audit import DRAFT_KEY, AuditMiddleware
 from bot.web.auth import is_https
 from bot.web.context import ApiContext, ApiOptions, build_context
 from bot.web.errors import ApiError, install_handlers
 from bot.web.guards import declare_security_schemes
 from bot.web.hot import mount_hot_routes
+from bot.web.intake import BodyLimit, ControlPlaneGate
 from bot.web.routes import control, data, health, ui
 from bot.web.supervisor import OrchestratorConflict, OverrideRejected
 from bot.web.telemetry import ApiMetrics, RequestMetricsMiddleware
@@ -33,7 +34,8 @@ state and metrics (reader role), and the control plane (control-plane role, rate
 
 Credentials: `X-API-Key: <API_KEY>`, `Authorization: Bearer <API_KEY>`, or `Authorization: Bearer
 <OIDC access token>`; behind a trusted proxy, a verified client-certificate subject header.
-Money is a decimal string in GBP; times are ISO 8601 UTC. See docs/api.md and docs/security.md.
+Money is a decimal string in GBP; times are ISO 8601 UTC. A request body over 64 KiB is refused
+(413). See docs/api.md and docs/security.md.
 """
 
 
@@ -49,6 +51,9 @@ class RequireHttps:
             from starlette.requests import HTTPConnection
 
             if not is_https(HTTPConnection(scope), ctx.auth.trusted_proxies):
+                draft = scope.get(DRAFT_KEY)
+                if draft is not None:
+                    draft.refuse("https_required")
                 response = ApiError(
                     403, "HTTPS is required: call this API through its TLS endpoint"
                 ).response()
@@ -76,9 +81,9 @@ def create_app(
         effective = settings
         if effective is None:
             effective = Settings()  # a ConfigError stops the server with every problem listed
-            from bot.logs import configure
+            from bot.logs import configure, log_secrets
 
-            configure(effective.log_level, effective.log_format, effective.secret_values())
+            configure(effective.log_level, effective.log_format, log_secrets(effective))
         ctx = await run_in_threadpool(build_context, effective, opts, metrics)
         app.state.ctx = ctx
         try:
@@ -106,7 +111,10 @@ def create_app(
     mount_hot_routes(app, data.HOT_ROUTES)
     app.include_router(control.router)
     ui.mount_panel(app)
-    # Outermost last: metrics see every response, the audit sees HTTPS refusals of the control plane.
+    # Outermost last: metrics see every response, the audit sees HTTPS refusals of the control plane,
+    # the gate admits a control-plane caller before the body cap lets its body be read at all.
+    app.add_middleware(BodyLimit)
+    app.add_middleware(ControlPlaneGate)
     if settings is None or settings.require_https:  # known only at start-up, or asked for
         app.add_middleware(RequireHttps)
     app.add_middleware(AuditMiddleware)

@@ -5,7 +5,9 @@ Layers a desk can choose from, checked in this order:
 1. `X-API-Key: <key>` or `Authorization: Bearer <key>` against API_KEY, in constant time;
 2. `Authorization: Bearer <JWT>` verified against the identity provider (see `oidc.py`);
 3. the client-certificate subject header (CLIENT_CERT_HEADER), believed only when the TCP peer
-   is one of TRUSTED_PROXIES: anyone who reaches the pod directly could write that header.
+   is one of TRUSTED_PROXIES (anyone who reaches the pod directly could write that header) and
+   the proxy's verification header (CLIENT_CERT_VERIFY_HEADER) says `SUCCESS`: a proxy that
+   requests certificates optionally forwards a subject it did not verify, or none at all.
 
 A credential that is presented and wrong is refused; it never falls through to a weaker layer.
 """
@@ -26,6 +28,8 @@ from bot.web.oidc import OidcVerifier, TokenError, looks_like_jwt
 
 Method = Literal["api-key", "oidc", "client-cert"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# What nginx ($ssl_client_verify), HAProxy and Traefik-style proxies send for a verified certificate.
+VERIFIED = "SUCCESS"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +112,7 @@ class Authenticator:
         self._oidc = oidc
         self._trusted = parse_networks(settings.trusted_proxies)
         self._cert_header = settings.client_cert_header.lower()
+        self._cert_verify_header = settings.client_cert_verify_header.lower()
         self._cert_roles = frozenset(settings.client_cert_roles)
         self.reader_roles = frozenset(settings.reader_roles)
         self.control_roles = frozenset(settings.control_plane_roles)
@@ -142,8 +147,10 @@ class Authenticator:
         subject = conn.headers.get(self._cert_header)
         if subject is not None and address_in(peer_address(conn), self._trusted):
             subject = subject.strip()
-            if subject:
+            if subject and conn.headers.get(self._cert_verify_header, "").strip() == VERIFIED:
                 return Principal(name=f"cert:{subject[:200]}", method="client-cert", roles=self._cert_roles)
+            if subject:
+                raise AuthFailure("unverified_cert", "missing or invalid credentials")
         if not self.configured:
             raise AuthFailure(
                 "not_configured",

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.config import Settings, secret_env_names
 from bot.journal import Journal, JournalError
 from bot.journal.records import AuditRecord
+from bot.logs import log_secrets
 from bot.redaction import SecretMask
 from bot.web.audit import redact
 from bot.web.auth import Authenticator
@@ -47,6 +48,7 @@ class ApiOptions:
     suite_timeout_s: float = 300.0
     suite_output_cap: int = 128 * 1024
     jwks_min_refresh_s: float = 10.0
+    jwks_failure_backoff_s: float = 10.0  # after a failed fetch, no new attempt for this long
     jwks_ttl_s: float = 300.0
     venue_probes: Callable[[Settings], VenueProbes] = adapter_probes
     readiness_ttl_s: float = 5.0
@@ -103,7 +105,7 @@ class ApiContext:
 
 def build_context(settings: Settings, options: ApiOptions, metrics: ApiMetrics) -> ApiContext:
     """Open the journal and build every collaborator from the settings."""
-    journal = Journal.open(settings.journal_url, migrate=True)
+    journal = Journal.open(settings.journal_url, bot=settings.bot_name, migrate=True)  # this bot's rows only
     http = httpx.AsyncClient(timeout=httpx.Timeout(3.0), follow_redirects=False)
     oidc = _oidc(settings, options, http)
     return ApiContext(
@@ -133,7 +135,7 @@ def build_context(settings: Settings, options: ApiOptions, metrics: ApiMetrics) 
         http=http,
         venues=SharedResult(options.venue_probes(settings), ttl_s=options.readiness_ttl_s),
         inline_reads=make_url(settings.journal_url).get_backend_name() == "sqlite",
-        secret_mask=SecretMask(settings.secret_values(), names=secret_env_names()),
+        secret_mask=SecretMask(log_secrets(settings), names=secret_env_names()),
     )
 
 
@@ -155,7 +157,11 @@ def _oidc(settings: Settings, options: ApiOptions, http: httpx.AsyncClient) -> O
         return None
     assert settings.oidc_jwks_url and settings.oidc_issuer and settings.oidc_audience
     keys = JwksCache(
-        settings.oidc_jwks_url, http, ttl_s=options.jwks_ttl_s, min_refresh_s=options.jwks_min_refresh_s
+        settings.oidc_jwks_url,
+        http,
+        ttl_s=options.jwks_ttl_s,
+        min_refresh_s=options.jwks_min_refresh_s,
+        failure_backoff_s=options.jwks_failure_backoff_s,
     )
     return OidcVerifier(
         issuer=settings.oidc_issuer,

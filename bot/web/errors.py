@@ -52,6 +52,7 @@ def _describe(status_code: int) -> str:
         401: "Missing or invalid credentials (X-API-Key, or Authorization: Bearer <key or OIDC token>).",
         403: "Authenticated but lacking the role, the control plane is disabled, or HTTPS is required.",
         404: "Not found.",
+        413: "The request body is larger than 64 KiB (65536 bytes), the most this API accepts.",
         409: "Conflicts with the current state (a loop or a test run already in progress, or none to stop).",
         422: "The request is invalid; `problems` names each field or setting.",
         429: "Rate limited; retry after `Retry-After` seconds.",
@@ -76,7 +77,7 @@ def declared(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 READER_ERRORS = declared(401, 403, 422, 429, 500)
-CONTROL_ERRORS = declared(401, 403, 409, 422, 429, 500)
+CONTROL_ERRORS = declared(401, 403, 409, 413, 422, 429, 500)
 
 
 def install_handlers(app: FastAPI) -> None:

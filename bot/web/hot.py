@@ -14,6 +14,7 @@ budget (docs/api.md, "Performance", has the figures).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ from bot.web.errors import ApiError
 from bot.web.schemas import ErrorBody
 
 REF = "#/components/schemas/{model}"
+_INTEGER = re.compile(r"[+-]?[0-9]{1,12}", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,8 @@ class IntQuery:
         if raw is None:
             return self.default
         text = raw.strip()
-        if not text.lstrip("+-").isdigit() or len(text) > 12:
+        # ASCII digits only: str.isdigit() and int() also take "①" or "٣", and "①" then fails in int()
+        if _INTEGER.fullmatch(text) is None:
             raise _invalid(self.name, "Input should be a valid integer")
         value = int(text)
         if value < self.ge:

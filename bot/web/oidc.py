@@ -2,7 +2,9 @@
 
 Keys are cached and fetched again when a token names a `kid` the cache does not hold (key
 rotation), at most once per `min_refresh_s` so a stream of made-up `kid`s cannot hammer the
-identity provider. `alg: none` is refused before any key is looked at, whatever the settings say.
+identity provider. A failed fetch is remembered for `failure_backoff_s`: while the provider is
+down, requests are answered at once from what is cached (or refused), instead of each one waiting
+for a fetch to time out. `alg: none` is refused before any key is looked at, whatever the settings say.
 """
 
 from __future__ import annotations
@@ -64,14 +66,22 @@ class JwksCache:
     """The identity provider's signing keys by `kid`, fetched over HTTP(S) on demand."""
 
     def __init__(
-        self, url: str, http: httpx.AsyncClient, *, ttl_s: float = 300.0, min_refresh_s: float = 10.0
+        self,
+        url: str,
+        http: httpx.AsyncClient,
+        *,
+        ttl_s: float = 300.0,
+        min_refresh_s: float = 10.0,
+        failure_backoff_s: float = 10.0,
     ) -> None:
         self._url = url
         self._http = http
         self._ttl_s = ttl_s
         self._min_refresh_s = min_refresh_s
+        self._failure_backoff_s = failure_backoff_s
         self._keys: dict[str | None, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
+        self._failed_at: float | None = None
         self._lock = asyncio.Lock()
 
     async def key(self, kid: str | None) -> jwt.PyJWK:
@@ -95,6 +105,10 @@ class JwksCache:
     async def _refresh(self, *, force: bool) -> None:
         async with self._lock:
             now = time.monotonic()
+            if self._failed_at is not None and now - self._failed_at < self._failure_backoff_s:
+                if not self._keys:  # the provider was down a moment ago: do not wait on it again
+                    raise TokenError("identity provider keys unavailable")
+                return
             if self._fetched_at is not None:
                 age = now - self._fetched_at
                 if not force and age < self._min_refresh_s:
@@ -107,11 +121,13 @@ class JwksCache:
                 document = response.json()
             except (httpx.HTTPError, ValueError) as exc:
                 log.warning("could not fetch the identity provider's keys: %s", type(exc).__name__)
+                self._failed_at = time.monotonic()
                 if not self._keys:
                     raise TokenError("identity provider keys unavailable") from None
                 return
             self._keys = _parse_jwks(document)
             self._fetched_at = time.monotonic()
+            self._failed_at = None
 
 
 def _parse_jwks(document: Any) -> dict[str | None, jwt.PyJWK]:

@@ -1,5 +1,8 @@
 """Rate limits: the control plane per caller, and failed authentications per client address.
 
+Only failures are counted, and a locked-out address is refused only when it fails again: the
+guard asks `locked_out` after a credential was found wrong, never before checking a valid one.
+
 Backed by the `limits` package (in-memory moving window): exact counts over the last window, no
 burst at a window boundary. The state lives in this process, which is right for one API per pod;
 behind several replicas each replica limits on its own (see docs/security.md).
@@ -52,7 +55,10 @@ class RateLimits:
         return Verdict(False, self._retry_after(self._control, "control", principal))
 
     def locked_out(self, client: str) -> Verdict:
-        """Whether `client` has failed authentication too often recently (does not count a hit)."""
+        """Whether `client` has failed authentication too often recently (does not count a hit).
+
+        Asked only about a request whose credential was wrong: a valid credential is never locked out.
+        """
         last = self._last_failure.get(client)
         if last is None or time.monotonic() - last > self._failure_window_s:
             return _ALLOWED  # no recent failure: nothing to look up (the path of every good call)

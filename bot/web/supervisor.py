@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.config import Settings
+from bot.domain.shutdown import ShutdownBudget
+from bot.logs import log_secrets
 from bot.orchestrator.lock import holder_pid
 from bot.redaction import SecretMask
 from bot.web.overrides import child_environment, validate_overrides
@@ -129,11 +131,15 @@ class OrchestratorSupervisor:
         self._settings = settings
         self._command = list(command) if command else orchestrator_command()
         # Long enough for the loop to time out its orders and unwind the cycle in flight.
-        self._grace_s = grace_s if grace_s is not None else float(settings.order_timeout_secs) + 5.0
+        self._grace_s = (
+            grace_s
+            if grace_s is not None
+            else float(ShutdownBudget.for_timeout(settings.order_timeout_secs).loop_stop_s)
+        )
         self._early_exit_s = early_exit_s
         self._tail: deque[str] = deque(maxlen=tail_lines)
         self._echo = echo
-        self._redact = SecretMask(settings.secret_values())
+        self._redact = SecretMask(log_secrets(settings))
         self._run: _Run | None = None
         self._lock = asyncio.Lock()
 

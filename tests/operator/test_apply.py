@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 
-from arbitrage_operator.kube import is_subset, object_path, patch_operations
+from arbitrage_operator.children import is_subset, patch_operations
+from arbitrage_operator.kube import object_path
 from arbitrage_operator.manifests import build_configmap, build_deployment, build_service
 
 

@@ -10,8 +10,9 @@ from typing import Any, TypeVar
 import kopf
 import pytest
 
+from arbitrage_operator.children import ensure
 from arbitrage_operator.handlers.trading_clock import refresh_trading
-from arbitrage_operator.kube import ApiError, KubeApi, ensure, secret_keys
+from arbitrage_operator.kube import ApiError, KubeApi, object_path, secret_keys
 from arbitrage_operator.manifests import build_configmap, build_deployment
 from arbitrage_operator.status import Condition, bot_status
 from tests.fixtures.kube import BOTS, KubeEmulator
@@ -50,14 +51,14 @@ def test_ensure_creates_then_leaves_an_unchanged_child_alone(kube: KubeEmulator)
     deployment = build_deployment("steady", "client", {})
     with_api(kube, lambda api: ensure(api, deployment))
     writes = kube.versions("apps/v1/deployments", "client", "steady")
-    with_api(kube, lambda api: ensure(api, deployment, likely_exists=True))
+    with_api(kube, lambda api: ensure(api, deployment))
     with_api(kube, lambda api: ensure(api, deployment))
     assert kube.versions("apps/v1/deployments", "client", "steady") == writes
 
 
 def test_ensure_patches_a_child_that_drifted(kube: KubeEmulator) -> None:
     with_api(kube, lambda api: ensure(api, build_configmap("drift", "client", {"logLevel": "DEBUG"})))
-    with_api(kube, lambda api: ensure(api, build_configmap("drift", "client", {}), likely_exists=True))
+    with_api(kube, lambda api: ensure(api, build_configmap("drift", "client", {})))
     data = kube.get("v1/configmaps", "client", "drift-config")["data"]
     assert "LOG_LEVEL" not in data
 
@@ -74,6 +75,37 @@ def test_only_the_key_names_of_secrets_are_returned(kube: KubeEmulator) -> None:
     )
     keys = with_api(kube, lambda api: secret_keys(api, "client", ["creds", "absent"]))
     assert keys == {"creds": frozenset({"ICE_API_KEY"}), "absent": None}
+
+
+def test_a_secret_name_cannot_reach_another_namespace(kube: KubeEmulator) -> None:
+    # given a Secret in kube-system, and a name that climbs there from the bot's namespace
+    kube.create(
+        "v1/secrets",
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "cloud-creds", "namespace": "kube-system"},
+            "data": {"AWS_SECRET_ACCESS_KEY": "c2VjcmV0"},
+        },
+    )
+    climbing = "../../kube-system/secrets/cloud-creds"
+    # when the operator's client asks for the key names of that "Secret"
+    keys = with_api(kube, lambda api: secret_keys(api, "client", [climbing]))
+    # then the name stays one path segment of the bot's namespace: nothing is found, nothing learnt
+    assert keys == {climbing: None}
+    assert kube.request_paths()[-1] == (
+        "/api/v1/namespaces/client/secrets/..%2F..%2Fkube-system%2Fsecrets%2Fcloud-creds"
+    )
+
+
+def test_object_paths_quote_names_and_refuse_dot_segments() -> None:
+    assert object_path("v1", "Secret", "ns", "a/b?c") == "/api/v1/namespaces/ns/secrets/a%2Fb%3Fc"
+    assert (
+        object_path("v1", "Secret", "../kube-system", "x") == "/api/v1/namespaces/..%2Fkube-system/secrets/x"
+    )
+    for dots in (".", ".."):
+        with pytest.raises(ValueError, match="not an object name"):
+            object_path("v1", "Secret", "ns", dots)
 
 
 def bot_with_status(kube: KubeEmulator, name: str, window: str) -> None:

@@ -15,8 +15,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from arbitrage_operator.kube import APPLY_PATCH, FIELD_MANAGER, KubeApi, ensure
-from arbitrage_operator.manifests import build_configmap, build_pvc
+from arbitrage_operator.children import NameConflict, ensure
+from arbitrage_operator.kube import APPLY_PATCH, FIELD_MANAGER, KubeApi
+from arbitrage_operator.manifests import build_configmap, build_pvc, build_service
 from tests.fixtures.kube import KubeEmulator
 
 T = TypeVar("T")
@@ -44,6 +45,8 @@ class ApplyingServer:
             if query.get("dryRun") != "All":
                 self.objects[request.path] = obj
             return Response(json.dumps(obj), content_type="application/json")
+        if request.method == "GET" and request.path in self.objects:
+            return Response(json.dumps(self.objects[request.path]), content_type="application/json")
         if request.method == "POST":
             path = f"{request.path}/{body['metadata']['name']}"
             if path in self.objects:
@@ -53,7 +56,7 @@ class ApplyingServer:
         return Response(json.dumps({"kind": "Status", "code": 404, "reason": "NotFound"}), 404)
 
     def writes(self) -> list[tuple[str, str, dict[str, str], str]]:
-        return [c for c in self.calls if c[2].get("dryRun") != "All"]
+        return [c for c in self.calls if c[0] != "GET" and c[2].get("dryRun") != "All"]
 
 
 @pytest.fixture
@@ -111,3 +114,53 @@ def test_without_server_side_apply_the_operator_creates_and_patches(kube: KubeEm
     assert kube.list("v1/configmaps", "fallback") == [
         kube.get("v1/configmaps", "fallback", "fallback-config")
     ]
+
+
+BOT_UID = "6f1c2a9e-0000-4000-8000-000000000001"
+OWNER = {
+    "apiVersion": "arbitrage.flashgreen.dev/v1alpha1",
+    "kind": "ArbitrageBot",
+    "name": "payments",
+    "uid": BOT_UID,
+    "controller": True,
+    "blockOwnerDeletion": True,
+}
+
+
+def owned(child: dict[str, Any]) -> dict[str, Any]:
+    """`child` as the reconciler sends it: owned by the bot (what kopf.adopt adds)."""
+    child["metadata"]["ownerReferences"] = [dict(OWNER)]
+    return child
+
+
+def test_server_side_apply_never_takes_over_someone_elses_object(applying: ApplyingServer) -> None:
+    # given the payments team's own Service `payments`, with their selector, owned by nothing of ours
+    theirs = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "payments", "namespace": "desk", "uid": "their-service-uid"},
+        "spec": {"selector": {"app": "payments-api"}, "ports": [{"port": 443}]},
+    }
+    applying.objects["/api/v1/namespaces/desk/services/payments"] = theirs
+    url = applying.server.url_for("/").rstrip("/")
+    # when a bot named `payments` ensures its Service
+    with pytest.raises(NameConflict) as refused:
+        with_api(url, lambda api: ensure(api, owned(build_service("payments", "desk", {}))))
+    # then nothing was applied: the Service still routes to the payments API
+    assert (
+        refused.value.conflicts[0].describe()
+        == "Service 'payments' already exists and is not owned by this bot"
+    )
+    assert applying.writes() == []
+    assert applying.objects["/api/v1/namespaces/desk/services/payments"]["spec"]["selector"] == {
+        "app": "payments-api"
+    }
+
+
+def test_server_side_apply_still_applies_the_bots_own_child(applying: ApplyingServer) -> None:
+    # given a Service the bot created earlier (it carries the bot's uid)
+    url = applying.server.url_for("/").rstrip("/")
+    with_api(url, lambda api: ensure(api, owned(build_service("payments", "desk", {}))))
+    # when it is ensured again; then it is applied again, as the operator
+    with_api(url, lambda api: ensure(api, owned(build_service("payments", "desk", {}))))
+    assert [method for method, *_ in applying.writes()] == ["PATCH", "PATCH"]

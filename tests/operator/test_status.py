@@ -11,6 +11,7 @@ from arbitrage_operator.status import (
     bot_status,
     config_valid_condition,
     merge_conditions,
+    name_conflict_condition,
     phase,
     ready_condition,
     refreshed_ready,
@@ -195,3 +196,17 @@ def test_every_reason_the_code_can_give_is_documented() -> None:
         ("Trading", trading_condition({}, config_valid=True, ready=True, now=WEDNESDAY_NIGHT).reason),
     }
     assert all(reason in REASONS[kind] for kind, reason in produced)
+
+
+def test_a_name_conflict_is_cleared_only_by_a_reconciliation_never_by_a_deployment_event() -> None:
+    # given a bot whose children are blocked by another team's object
+    valid = config_valid_condition(build_config("b", {}))
+    blocked = name_conflict_condition(["Deployment 'b' already exists and is not owned by this bot"])
+    status = bot_status(
+        {}, generation=1, existing=None, valid=valid, deployment=None, now=WEDNESDAY_NOON, ready=blocked
+    )
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "NameConflict")
+    assert "Deployment 'b'" in ready["message"]
+    # when a Deployment of that name reports availability; then Ready is not rewritten from it
+    assert refreshed_ready({}, status, AVAILABLE, now=WEDNESDAY_NOON) is None

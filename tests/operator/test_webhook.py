@@ -113,3 +113,56 @@ def test_the_webhook_speaks_tls_only(webhook_operator: OperatorProcess, webhook:
     plain = webhook_operator.webhook_url.replace("https://", "http://")
     with pytest.raises(httpx.HTTPError):
         httpx.post(plain + PATH, json=review(example("staging-bot.yaml")), timeout=5).raise_for_status()
+
+
+def bot_with(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "arbitrage.flashgreen.dev/v1alpha1",
+        "kind": "ArbitrageBot",
+        "metadata": {"name": name, "namespace": "trading"},
+        "spec": spec,
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (
+            {"apiKeySecretRef": {"name": "../../kube-system/secrets/cloud-creds"}},
+            "spec.apiKeySecretRef.name: '../../kube-system/secrets/cloud-creds' is not a Secret name",
+        ),
+        (
+            {"image": "docker.io/attacker/miner:latest"},
+            "spec.image: 'docker.io/attacker/miner:latest' is not an image",
+        ),
+        (
+            {"serviceAccountName": "namespace-admin"},
+            "spec.serviceAccountName: 'namespace-admin' is not a ServiceAccount",
+        ),
+        (
+            {"powerledger": {"apiUrl": "https://desk:pl-pass-771@api.powerledger.io/trading"}},
+            "spec.powerledger.apiUrl (POWERLEDGER_API_URL): the URL carries credentials",
+        ),
+    ],
+    ids=[
+        "secret-outside-namespace",
+        "image-not-allowed",
+        "service-account-not-allowed",
+        "credentials-in-url",
+    ],
+)
+def test_the_webhook_refuses_what_the_platform_does_not_allow(
+    webhook: httpx.Client, spec: dict[str, Any], expected: str
+) -> None:
+    # given a bot whose spec reaches beyond what the operator's (default) allowlist and rules permit
+    answer = webhook.post(PATH, json=review(bot_with("reaching", spec))).json()
+    # then the webhook refuses it at admission, naming the field; a credential is never repeated
+    assert answer["response"]["allowed"] is False
+    message = answer["response"]["status"]["message"]
+    assert expected in message
+    assert "pl-pass-771" not in message
+
+
+def test_the_webhook_admits_the_default_image_and_account(webhook: httpx.Client) -> None:
+    spec = {"image": "ghcr.io/flash-green/flash-green:0.1.0", "serviceAccountName": "default"}
+    assert webhook.post(PATH, json=review(bot_with("plain", spec))).json()["response"]["allowed"] is True

@@ -321,7 +321,7 @@ def test_a_certificate_header_from_a_trusted_proxy_identifies_the_caller(tmp_pat
     settings = make_settings(tmp_path, TRUSTED_PROXIES="127.0.0.1/32", CLIENT_CERT_ROLES="trading-reader")
     server = start_api(settings, options=_options())
     try:
-        headers = {"X-Client-Cert-Subject": "CN=desk-reader,O=flash-green"}
+        headers = {"X-Client-Cert-Subject": "CN=desk-reader,O=flash-green", "X-SSL-Client-Verify": "SUCCESS"}
         me = httpx.get(f"{server.base_url}/whoami", headers=headers).json()
         assert me["principal"] == "cert:CN=desk-reader,O=flash-green"
         assert httpx.get(f"{server.base_url}/pnl", headers=headers).status_code == 200
@@ -375,14 +375,14 @@ def test_the_control_plane_rate_limit_answers_429_with_retry_after(tmp_path: Pat
         server.stop()
 
 
-def test_repeated_failed_authentications_lock_the_address_out(tmp_path: Path) -> None:
+def test_repeated_failed_authentications_lock_the_address_out_of_further_failures(tmp_path: Path) -> None:
     settings = make_settings(tmp_path, API_KEY=API_KEY)
     server = start_api(settings, options=_options(auth_failure_limit="3/minute"))
     try:
         url = f"{server.base_url}/pnl"
         assert [httpx.get(url, headers={"X-API-Key": WRONG_KEY}).status_code for _ in range(3)] == [401] * 3
-        # even the right key waits now: guessing is slowed to the limit
-        locked = httpx.get(url, headers={"X-API-Key": API_KEY})
+        # the next failure waits: guessing is slowed to the limit
+        locked = httpx.get(url, headers={"X-API-Key": WRONG_KEY})
         assert locked.status_code == 429
         assert int(locked.headers["retry-after"]) >= 1
     finally:
@@ -393,14 +393,16 @@ def test_repeated_failed_authentications_lock_the_address_out(tmp_path: Path) ->
 
 
 def test_refused_control_calls_are_audited_with_every_field_filled_in(keyed: RunningApi) -> None:
-    body = {"overrides": {"CYCLE_INTERVAL_SECS": "0.5"}}
-    httpx.post(f"{keyed.base_url}/control/orchestrator/start", json=body, headers={"X-API-Key": WRONG_KEY})
+    body = json.dumps({"overrides": {"CYCLE_INTERVAL_SECS": "0.5"}}).encode()
+    headers = {"X-API-Key": WRONG_KEY, "Content-Type": "application/json"}
+    httpx.post(f"{keyed.base_url}/control/orchestrator/start", content=body, headers=headers)
     entry = _audit(keyed)[0]
     assert entry["action"] == "orchestrator.start"
     assert entry["outcome"] == "refused:401" and entry["status_code"] == 401
     assert entry["client"] == "127.0.0.1"
     assert entry["principal"].startswith("api-key:") and WRONG_KEY not in entry["principal"]
-    assert entry["parameters"] == {"overrides.CYCLE_INTERVAL_SECS": "0.5"}
+    # refused: recorded by size and reason, never by content
+    assert entry["parameters"] == {"reason": "wrong_key", "body_bytes": str(len(body))}
     assert entry["at"].endswith("Z")
 
 
@@ -430,7 +432,8 @@ def test_audit_records_hold_no_secret(keyed: RunningApi) -> None:
 
 
 def test_calls_refused_because_nothing_is_configured_are_audited(unconfigured: RunningApi) -> None:
-    httpx.post(f"{unconfigured.base_url}/control/tests", json={"k": "config"})
+    body = b'{"k": "config"}'
+    httpx.post(f"{unconfigured.base_url}/control/tests", content=body)
     # nobody can read /audit on this server: read the journal the way an operator would
     from bot.journal import Journal
 
@@ -440,7 +443,10 @@ def test_calls_refused_because_nothing_is_configured_are_audited(unconfigured: R
     finally:
         journal.close()
     assert (entry.action, entry.outcome, entry.principal) == ("tests.run", "refused:403", "anonymous")
-    assert entry.parameters == {"k": "config"}
+    assert entry.parameters == {
+        "reason": "not_configured",
+        "body_bytes": str(len(body)),
+    }
 
 
 def test_the_apis_shared_state_never_shows_a_secret_in_its_repr(keyed: RunningApi) -> None:
