@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from bot.domain.decision import Block, spread
 from bot.domain.market import Book
+from bot.venues.base import VENUE_DOWN_KINDS, VENUE_ERROR_KINDS, VenueObserver
 
 # every `reason` label of trades_blocked: the guards' and quote checks' first, then the saga's
 BLOCK_REASONS = (
@@ -19,12 +20,14 @@ BLOCK_REASONS = (
     "futures_rejected",
     "partial_fill",
     "order_timeout",
+    "order_unknown",
     "repay_failed",
     "journal_error",
     "error",
 )
 OUTCOMES = ("traded", "no_trade", "blocked", "unwound", "failed")
 OTHER_REASON = "error"  # the label of a failure whose reason is not one of BLOCK_REASONS
+VENUE_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 class BotMetrics:
@@ -62,13 +65,32 @@ class BotMetrics:
         self.last_trade_timestamp = gauge(
             "last_trade_timestamp_seconds", "Unix time of the last executed trade."
         )
-        self.info = gauge("orchestrator_info", "Constant 1, labelled.", ["bot", "mode", "version"])
+        self.info = gauge(
+            "orchestrator_info",
+            'Constant 1, labelled; mode is "live" (orders sent), "paper" (PAPER_TRADING: live books, '
+            'fills simulated, nothing sent) or "simulated".',
+            ["bot", "mode", "version"],
+        )
         self.cycle_duration = Histogram(
             "cycle_duration_seconds",
             "Wall time of one cycle, guards to journal.",
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
             registry=self.registry,
         )
+        self.venue_up = gauge(
+            "venue_up", "1 when the venue's last request was answered, 0 when it failed.", ["venue"]
+        )
+        self.venue_request_seconds = Histogram(
+            "venue_request_seconds",
+            "Duration of each venue request, by endpoint (failed ones too).",
+            ["venue", "endpoint"],
+            buckets=VENUE_SECONDS_BUCKETS,
+            registry=self.registry,
+        )
+        self.venue_errors = counter(
+            "venue_errors", "Failed venue requests, by error kind.", ["venue", "kind"]
+        )
+        self._venues_seen: set[str] = set()
         for reason in BLOCK_REASONS:
             self.trades_blocked.labels(reason=reason)
         for outcome in OUTCOMES:
@@ -116,3 +138,20 @@ class BotMetrics:
     def set_day(self, realised: Decimal, loss: Decimal) -> None:
         self.daily_pnl.set(float(realised))
         self.daily_loss.set(float(loss))
+
+    def venue_observer(self) -> VenueObserver:
+        """The `VenueObserver` to hand each venue adapter: feeds `venue_up`,
+        `venue_request_seconds` and `venue_errors_total` (pass it to the venue factories)."""
+        return self.observe_venue_call
+
+    def observe_venue_call(self, venue: str, endpoint: str, seconds: float, outcome: str) -> None:
+        """One venue request: its duration, and its error kind unless `outcome` is "ok"."""
+        if venue not in self._venues_seen:
+            self._venues_seen.add(venue)
+            for kind in VENUE_ERROR_KINDS:  # every kind at 0, so rate() sees the first error
+                self.venue_errors.labels(venue=venue, kind=kind)
+        self.venue_request_seconds.labels(venue=venue, endpoint=endpoint).observe(max(seconds, 0.0))
+        if outcome != "ok":
+            kind = outcome if outcome in VENUE_ERROR_KINDS else "other"
+            self.venue_errors.labels(venue=venue, kind=kind).inc()
+        self.venue_up.labels(venue=venue).set(0 if outcome in VENUE_DOWN_KINDS else 1)

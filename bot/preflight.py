@@ -1,12 +1,25 @@
-"""`flash-green preflight`: check settings, secret backend and journal before anything starts."""
+"""`flash-green preflight`: check settings, secret backend, journal and venues before anything starts.
+
+Each enabled venue gets one authenticated, read-only call (its adapter's `ping()`); the report
+names the venue, ok or failed, the latency and the error kind, never a message a venue wrote,
+a URL or a credential.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bot.config import ConfigError, Settings
+from bot.venues.base import Venue, VenueError
+
+log = logging.getLogger("bot.preflight")
+PING_TIMEOUT_S = 15.0  # above the REST venues' connect + read timeouts: their own error wins
 
 
 @dataclass
@@ -43,7 +56,76 @@ def run_preflight(env_file: str | Path | None = ".env") -> Report:
         return report
     _describe(settings, report)
     _check_journal(settings, report)
+    _check_venues(settings, report)
     return report
+
+
+@dataclass(frozen=True)
+class VenueCheck:
+    """One venue's preflight call: ok, or the error kind; how long it took."""
+
+    venue: str
+    leg: str
+    ok: bool
+    latency_s: float
+    kind: str | None = None  # the VenueError kind when it failed
+
+    def line(self) -> str:
+        took = f"{self.latency_s * 1000:.1f} ms"
+        status = "ok" if self.ok else f"FAILED ({self.kind})"
+        return f"venue {self.leg}:{self.venue}: {status}, {took}"
+
+
+async def check_venue(venue: Venue, timeout_s: float = PING_TIMEOUT_S) -> VenueCheck:
+    """One authenticated read-only call (`ping()`) to `venue`; its outcome, never its message."""
+    started = time.perf_counter()
+    kind: str | None = None
+    try:
+        await asyncio.wait_for(venue.ping(), timeout=timeout_s)
+    except TimeoutError:
+        kind = "timeout"
+    except VenueError as exc:
+        kind = exc.kind
+    except Exception as exc:  # an adapter bug: named by its type only (the text may hold a URL)
+        kind = f"error ({type(exc).__name__})"
+    return VenueCheck(venue.name, venue.leg, kind is None, time.perf_counter() - started, kind)
+
+
+async def check_venues(venues: Sequence[Venue]) -> list[VenueCheck]:
+    """`check_venue` of each venue, at the same time."""
+    return list(await asyncio.gather(*(check_venue(venue) for venue in venues)))
+
+
+def add_venue_checks(checks: Sequence[VenueCheck], report: Report) -> None:
+    """Each check as a line of the report; each failure as a problem naming what to look at."""
+    for check in checks:
+        report.summary.append(check.line())
+        if not check.ok:
+            report.problems.append(
+                f"venue {check.venue} ({check.leg} leg) failed its authenticated read: {check.kind}; "
+                "check its URL, credentials and network path (docs/venues.md)"
+            )
+
+
+def _check_venues(settings: Settings, report: Report) -> None:
+    from bot.orchestrator.wiring import AdapterUnavailable, build_adapters
+
+    try:
+        adapters = build_adapters(settings)
+    except (AdapterUnavailable, ValueError) as exc:
+        report.problems.append(f"venues cannot be built: {exc}")
+        return
+
+    async def ping_and_close() -> list[VenueCheck]:
+        try:
+            return await check_venues((adapters.power, adapters.futures))
+        finally:
+            try:
+                await adapters.close()
+            except Exception:
+                log.warning("closing the venues after preflight failed", exc_info=True)
+
+    add_venue_checks(asyncio.run(ping_and_close()), report)
 
 
 def _describe(settings: Settings, report: Report) -> None:

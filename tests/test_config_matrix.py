@@ -27,7 +27,7 @@ from bot.config import (
     Settings,
     catalog,
 )
-from tests.fixtures.config_problems import other_problems, unbuilt_toggles
+from tests.fixtures.config_problems import BUILT_TOGGLES, UNBUILT_TOGGLES, other_problems, unbuilt_toggles
 from tests.fixtures.secret_backends import (
     FNALITY_SETTINGS,
     TOGGLE_SETTINGS,
@@ -84,7 +84,27 @@ def test_config_catalog_covers_every_toggle_requirement() -> None:
     assert set(FNALITY_REQUIREMENTS) == set(FNALITY_SETTINGS)
 
 
-@pytest.mark.parametrize("toggle", TOGGLES)
+def test_config_the_venue_toggles_are_built_and_the_web3_loan_is_not() -> None:
+    # given the toggle table of this version
+    # then the three venue toggles have their adapters and the on-chain loan has none yet
+    assert BUILT_TOGGLES == ["USE_ICE_LIVE", "USE_LIVE_FEED", "USE_POWERLEDGER_LIVE"]
+    assert UNBUILT_TOGGLES == ["USE_WEB3_LOAN"]
+
+
+@pytest.mark.parametrize("toggle", BUILT_TOGGLES)
+def test_config_each_built_toggle_alone_with_full_credentials_is_accepted(
+    monkeypatch: pytest.MonkeyPatch, toggle: str
+) -> None:
+    # given one venue toggle on with every credential it requires
+    _set(monkeypatch, {toggle: "1", **TOGGLE_SETTINGS[toggle]})
+    # when the settings are built
+    settings = Settings()
+    # then they are valid, the toggle is on and the bot is no longer simulated
+    assert getattr(settings, toggle.lower()) is True
+    assert settings.simulated is False
+
+
+@pytest.mark.parametrize("toggle", UNBUILT_TOGGLES)
 def test_config_each_toggle_alone_with_full_credentials_is_refused_only_for_its_missing_adapter(
     monkeypatch: pytest.MonkeyPatch, toggle: str
 ) -> None:
@@ -106,9 +126,9 @@ def test_config_all_toggles_together_with_full_credentials_name_every_missing_ad
         _set(monkeypatch, {toggle: "true", **TOGGLE_SETTINGS[toggle]})
     # when the settings are built
     error = _build_error()
-    # then all four are refused in one error, for their adapters only
+    # then the one toggle without an adapter is refused, for its adapter only; the built ones pass
     assert other_problems(error) == []
-    assert unbuilt_toggles(error) == set(TOGGLES)
+    assert unbuilt_toggles(error) == set(UNBUILT_TOGGLES)
 
 
 def test_config_no_toggle_means_simulated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -171,10 +191,10 @@ def test_config_ice_live_with_fnality_adapter_needs_fnality_not_ice(monkeypatch:
     # given USE_ICE_LIVE with the repo adapter, repo credentials and no ICE credential at all
     _set(monkeypatch, {"USE_ICE_LIVE": "1", "FUTURES_LIVE_ADAPTER": "fnality_repo", **FNALITY_SETTINGS})
     # when the settings are built
-    error = _build_error()
-    # then no ICE credential is asked for: only the repo adapter, not in this version, is refused
-    assert other_problems(error) == []
-    assert "Fnality repo-venue futures adapter" in str(error)
+    settings = Settings()
+    # then no ICE credential is asked for: the repo adapter is selected with its own settings
+    assert settings.futures_live_adapter == "fnality_repo"
+    assert settings.ice_api_key is None
 
 
 @pytest.mark.parametrize("missing", FNALITY_REQUIREMENTS)
@@ -286,7 +306,7 @@ def test_config_every_documented_name_is_read_from_the_environment(
     values, expected = _non_default(row, tmp_path, vault)
     assert expected != row.default
     _set(monkeypatch, values)
-    if row.env in TOGGLES:
+    if row.env in UNBUILT_TOGGLES:
         # when the settings are built, then the toggle was read: its missing adapter is refused
         assert unbuilt_toggles(_build_error()) == {row.env}
         return

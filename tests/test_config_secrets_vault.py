@@ -10,7 +10,7 @@ from pytest_httpserver import HTTPServer
 
 from bot.config import ConfigError, Settings
 from bot.secrets import BackendParams, SecretBackendError, fetch_secrets
-from tests.fixtures.config_problems import other_problems, unbuilt_toggles
+from tests.fixtures.config_problems import other_problems
 from tests.fixtures.secret_backends import TOGGLE_SETTINGS, VAULT_TEST_TOKEN, VaultKvServer
 
 VAULT_DOCUMENT = {
@@ -153,11 +153,10 @@ def test_config_toggle_credentials_found_only_in_vault_satisfy_it(
     monkeypatch.setenv("LIVE_EXCHANGE", "binance")
     monkeypatch.setenv("LIVE_SYMBOL", "BTC/USDT")
     # when the settings are built
-    with pytest.raises(ConfigError) as excinfo:
-        Settings()
-    # then the hydrated credentials satisfy it: only the adapter, not built yet, is refused
-    assert other_problems(excinfo.value) == []
-    assert unbuilt_toggles(excinfo.value) == {"USE_LIVE_FEED"}
+    settings = Settings()
+    # then the hydrated credentials satisfy it
+    assert settings.use_live_feed is True
+    assert settings.live_api_key is not None and settings.live_api_secret is not None
 
 
 def test_config_credential_missing_from_vault_is_named_in_the_error(

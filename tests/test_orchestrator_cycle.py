@@ -291,7 +291,7 @@ async def test_negative_power_is_bought_without_a_loan_and_pays(tmp_path: Path) 
 async def test_guards_block_before_any_market_data_is_read(tmp_path: Path, at, env, reason) -> None:
     rig = build_rig(tmp_path, at=at, **env)
     try:
-        await rig.power.close()  # any book read would now fail as missing_quote
+        await rig.power.close()  # any book read would now fail as venue_unavailable
         result = await rig.cycle()
         assert (result.outcome, result.reason) == ("blocked", reason)
         assert rig.metric("trades_blocked_total", reason=reason) == 1
@@ -320,10 +320,11 @@ async def test_stale_quotes_are_rejected(rig: Rig) -> None:
     assert (result.outcome, result.reason) == ("blocked", "stale_quote")
 
 
-async def test_missing_quotes_are_rejected(rig: Rig) -> None:
+async def test_a_venue_that_cannot_give_its_book_blocks_the_cycle_as_venue_unavailable(rig: Rig) -> None:
     await rig.futures.close()
     result = await rig.cycle()
-    assert (result.outcome, result.reason) == ("blocked", "missing_quote")
+    assert (result.outcome, result.reason) == ("blocked", "venue_unavailable")
+    assert rig.metric("trades_blocked_total", reason="venue_unavailable") == 1
 
 
 async def test_the_daily_loss_limit_survives_a_restart(tmp_path: Path) -> None:

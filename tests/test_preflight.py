@@ -66,16 +66,16 @@ def test_preflight_hides_the_database_password(tmp_path: Path) -> None:
 def test_preflight_refuses_live_toggles_whose_adapter_is_not_built(tmp_path: Path) -> None:
     env = write_env(
         tmp_path / "live.env",
-        USE_ICE_LIVE="1",
-        ICE_API_URL="https://ice.example.test",
-        ICE_API_KEY="k",
-        ICE_API_SECRET="s",
-        ICE_SYMBOL="UK-BASE-M1",
+        USE_WEB3_LOAN="1",
+        FLASH_LOAN_CONTRACT="0xabc",
+        FLASH_LOAN_RECEIVER="0xdef",
+        LENDER_KEY="0x01",
+        HARDHAT_RPC="https://rpc.example.test",
         DATA_DIR=str(tmp_path),
     )
     report = run_preflight(env)
     assert any(
-        "USE_ICE_LIVE=1" in p and "does not ship" in p and "USE_ICE_LIVE=0" in p for p in report.problems
+        "USE_WEB3_LOAN=1" in p and "does not ship" in p and "USE_WEB3_LOAN=0" in p for p in report.problems
     )
 
 

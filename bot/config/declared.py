@@ -174,7 +174,18 @@ class SettingFields(VenueSettingFields):
         override="any",
     )
     cycle_interval_secs: Decimal = setting(
-        Decimal("1.0"), "Pause between cycles, s.", crd="execution.cycleIntervalSecs", ge=0, override="any"
+        Decimal("1.0"),
+        "Pause between cycles when no streaming book triggers them, s.",
+        crd="execution.cycleIntervalSecs",
+        ge=0,
+        override="any",
+    )
+    min_cycle_gap_ms: int = setting(
+        50,
+        "Smallest gap between two cycles triggered by streaming book changes, ms.",
+        crd="execution.minCycleGapMs",
+        ge=0,
+        override="any",
     )
     bot_name: str = setting("flash-green", "Name of this bot; prefixes cycle and order ids.", crd=None)
 

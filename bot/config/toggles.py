@@ -9,7 +9,7 @@ and the admission webhook refuse it too instead of deploying a pod that cannot s
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 Leg = Literal["power", "futures", "futures_feed", "loan"]
 
@@ -56,7 +56,9 @@ TOGGLES: tuple[Toggle, ...] = (
         "futures_feed",
         {
             "": Route(
-                ("LIVE_EXCHANGE", "LIVE_SYMBOL", "LIVE_API_KEY", "LIVE_API_SECRET"), adapter="CCXT live feed"
+                ("LIVE_EXCHANGE", "LIVE_SYMBOL", "LIVE_API_KEY", "LIVE_API_SECRET"),
+                factory="bot.venues.factories:ccxt_futures",
+                adapter="CCXT live feed",
             )
         },
     ),
@@ -66,6 +68,7 @@ TOGGLES: tuple[Toggle, ...] = (
         {
             "": Route(
                 ("POWERLEDGER_API_URL", "POWERLEDGER_API_TOKEN", "POWERLEDGER_ORG", "POWERLEDGER_MARKET"),
+                factory="bot.venues.factories:powerledger",
                 adapter="Powerledger power-leg adapter",
             )
         },
@@ -76,14 +79,17 @@ TOGGLES: tuple[Toggle, ...] = (
         {
             "ice_rest": Route(
                 ("ICE_API_URL", "ICE_API_KEY", "ICE_API_SECRET", "ICE_SYMBOL"),
+                factory="bot.venues.factories:ice",
                 adapter="ICE REST futures adapter",
             ),
             "fnality_repo": Route(
                 ("FNALITY_REPO_API_URL", "FNALITY_REPO_API_TOKEN", "FNALITY_REPO_MARKET"),
+                factory="bot.venues.factories:fnality",
                 adapter="Fnality repo-venue futures adapter",
             ),
             "ccxt": Route(
                 ("LIVE_EXCHANGE", "LIVE_SYMBOL", "LIVE_API_KEY", "LIVE_API_SECRET"),
+                factory="bot.venues.factories:ccxt_futures",
                 adapter="CCXT futures adapter",
             ),
         },
@@ -111,6 +117,23 @@ BACKEND_REQUIREMENTS: dict[str, tuple[str, ...]] = {
 # Views of the table for readers that want plain names (tests, docs).
 TOGGLE_REQUIREMENTS: dict[str, tuple[str, ...]] = {t.env: t.route(None).requires for t in TOGGLES}
 FNALITY_REQUIREMENTS: tuple[str, ...] = TOGGLES[2].routes["fnality_repo"].requires
+
+
+Mode = Literal["live", "paper", "simulated"]
+
+
+def trading_mode(settings: Any) -> Mode:
+    """What a bot with these settings does, in one word (metrics, `/state`, the control panel, logs).
+
+    `simulated`: no venue toggle on. `live`: orders go to live venues, which takes both legs'
+    venues (USE_POWERLEDGER_LIVE and USE_ICE_LIVE) and PAPER_TRADING=0. Any other venue toggle
+    is `paper`: the live books of the legs whose toggle is on, orders filled locally, nothing
+    sent (a bot never trades one leg for real against a simulated or read-only other leg).
+    """
+    if not any(getattr(settings, t.field) for t in TOGGLES if t.leg != "loan"):
+        return "simulated"
+    both_legs = settings.use_powerledger_live and settings.use_ice_live
+    return "live" if both_legs and not settings.paper_trading else "paper"
 
 
 def toggle_named(env: str) -> Toggle:

@@ -42,6 +42,36 @@ class VenueSettingFields(BaseSettings):
     use_web3_loan: bool = setting(
         False, "Use the on-chain flash-loan contract instead of the simulated loan.", crd="features.web3Loan"
     )
+    paper_trading: bool = setting(
+        False,
+        "Paper trading: the live books of every leg whose toggle is on, every order filled against "
+        "that book by the simulator's execution model, nothing sent to a venue.",
+        crd="features.paperTrading",
+    )
+
+    # -- every live venue ----------------------------------------------------------------------
+    venue_connect_timeout_secs: Decimal = setting(
+        Decimal("3"), "Connect timeout of every venue request, s.", crd="venues.connectTimeoutSecs", gt=0
+    )
+    venue_read_timeout_secs: Decimal = setting(
+        Decimal("5"), "Read timeout of every venue request, s.", crd="venues.readTimeoutSecs", gt=0
+    )
+    venue_read_retries: int = setting(
+        3,
+        "Attempts of a venue read (books, order status) before it fails; orders are never resent blindly.",
+        crd="venues.readRetries",
+        ge=1,
+        le=10,
+    )
+    venue_breaker_failures: int = setting(
+        5, "Consecutive failures that open a venue's circuit breaker.", crd="venues.breakerFailures", ge=1
+    )
+    venue_breaker_cooldown_secs: Decimal = setting(
+        Decimal("30"),
+        "How long an open breaker fails fast before one probe, s.",
+        crd="venues.breakerCooldownSecs",
+        gt=0,
+    )
 
     # -- CCXT live feed --------------------------------------------------------------------
     live_exchange: str | None = setting(

@@ -35,6 +35,26 @@ class Block(StrEnum):
     DAILY_LOSS_LIMIT = auto()
     STALE_QUOTE = auto()
     MISSING_QUOTE = auto()
+    # a venue call failed; the cycle stops there (before any order, or unwinding what was sent)
+    VENUE_UNAVAILABLE = auto()  # breaker open, unreachable, no answer in time, 5xx
+    VENUE_RATE_LIMITED = auto()  # the venue asked us to wait (429)
+    VENUE_UNAUTHORIZED = auto()  # the credential was refused (401/403)
+    VENUE_ERROR = auto()  # any other venue error (an unreadable answer, an unknown market)
+
+
+_VENUE_BLOCKS = {
+    "venue_unavailable": Block.VENUE_UNAVAILABLE,
+    "unreachable": Block.VENUE_UNAVAILABLE,
+    "timeout": Block.VENUE_UNAVAILABLE,
+    "server_error": Block.VENUE_UNAVAILABLE,
+    "rate_limited": Block.VENUE_RATE_LIMITED,
+    "unauthorized": Block.VENUE_UNAUTHORIZED,
+}
+
+
+def venue_block(kind: str) -> Block:
+    """The reason a cycle stops for when a venue call failed with this `VenueError.kind`."""
+    return _VENUE_BLOCKS.get(kind, Block.VENUE_ERROR)
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,6 +78,7 @@ class CycleRecord:
     realised_gbp: Decimal  # net PnL of the cycle, unwind losses included; 0 when nothing happened
     orders: tuple[OrderRecord, ...] = field(default=())
     trade: TradeRecord | None = None
+    paper: bool = False  # PAPER_TRADING: filled against live books locally, nothing sent to a venue
 
 
 @dataclass(frozen=True, slots=True)

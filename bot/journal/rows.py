@@ -31,6 +31,7 @@ def cycle_row(cycle: records.CycleRecord, status: records.CycleStatus) -> dict[s
         "planned_mwh": cycle.planned_mwh,
         "expected_profit_gbp": cycle.expected_profit_gbp,
         "realised_gbp": cycle.realised_gbp,
+        "paper": cycle.paper,
     }
 
 
@@ -110,6 +111,7 @@ def cycle_record(
         realised_gbp=row["realised_gbp"],
         orders=orders,
         trade=trade,
+        paper=bool(row["paper"]),
     )
 
 

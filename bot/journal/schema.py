@@ -70,6 +70,7 @@ cycles = _without_rowid(
         "power_ask_gbp", "futures_bid_gbp", "spread_gbp", "planned_mwh", "expected_profit_gbp", nullable=True
     ),
     *_money("realised_gbp"),
+    sa.Column("paper", sa.Boolean, nullable=False, server_default=sa.false()),  # revision 0003
     sa.UniqueConstraint("bot", "seq"),  # a bot's sequence: what begin_cycle allocates
 )
 _partial_index("ix_cycles_started", (cycles.c.bot, cycles.c.seq), cycles.c.status == "started")

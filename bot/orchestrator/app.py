@@ -7,7 +7,6 @@ import logging
 import signal
 import sys
 import threading
-from decimal import Decimal
 
 from bot import __version__
 from bot.config import ConfigError, Settings
@@ -18,6 +17,7 @@ from bot.orchestrator.cycle import Orchestrator
 from bot.orchestrator.execution import ExecutionParams
 from bot.orchestrator.lock import EXIT_ALREADY_RUNNING, AlreadyRunning, PidLock
 from bot.orchestrator.recovery import recover
+from bot.orchestrator.trigger import CycleLoop, CycleTrigger, book_streams
 from bot.orchestrator.wiring import Adapters, AdapterUnavailable, build_adapters
 
 log = logging.getLogger("bot.orchestrator")
@@ -46,8 +46,9 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
         print(f"flash-green orchestrator: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure(settings.log_level, settings.log_format, log_secrets(settings))
+    metrics = BotMetrics()
     try:
-        adapters = build_adapters(settings)
+        adapters = build_adapters(settings, observer=metrics.venue_observer())
     except AdapterUnavailable as exc:
         log.error("%s", exc)
         return EXIT_CONFIG
@@ -70,7 +71,6 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
             log.error("journal unavailable at %s: %s", settings.journal_url_redacted, exc)
             return EXIT_JOURNAL
         try:
-            metrics = BotMetrics()
             metrics.info.labels(bot=settings.bot_name, mode=adapters.mode, version=__version__).set(1)
             if settings.metrics_port:
                 from prometheus_client import start_http_server
@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
                 futures=adapters.futures,
                 loan=adapters.loan,
                 trading_enabled=settings.trading_enabled,
+                paper=adapters.paper,
             )
             log.info(
                 "orchestrator starting",
@@ -104,7 +105,8 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
             )
             if early_stop.is_set():
                 orchestrator.stopping.set()
-            asyncio.run(_serve(orchestrator, adapters, settings.cycle_interval_secs, early_stop))
+            trigger = CycleTrigger.from_settings(settings)
+            asyncio.run(_serve(orchestrator, adapters, trigger, early_stop))
         finally:
             journal.close()
     finally:
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
 
 
 async def _serve(
-    orchestrator: Orchestrator, adapters: Adapters, interval: Decimal, early_stop: threading.Event
+    orchestrator: Orchestrator, adapters: Adapters, trigger: CycleTrigger, early_stop: threading.Event
 ) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -128,7 +130,9 @@ async def _serve(
             orchestrator.clock,
         )
         orchestrator.load_state()
-        await orchestrator.run(float(interval))
+        # a streamed book change starts a cycle at once; legs that only poll wait for the interval
+        streams = book_streams((adapters.power, adapters.futures))
+        await CycleLoop(orchestrator, trigger, streams).run()
     finally:
         await adapters.close()
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from bot.domain.decision import Block, Limits, NoTrade, Opportunity, decide, guard
+from bot.domain.decision import Block, Limits, NoTrade, Opportunity, decide, guard, venue_block
 from bot.domain.market import Book
 from bot.domain.pnl import money, net_position
 from bot.domain.window import market_closed
@@ -32,7 +32,7 @@ from bot.orchestrator.ids import cycle_id
 from bot.orchestrator.ports import CycleJournal
 from bot.orchestrator.saga import Clock, CycleFailure, SagaSteps
 from bot.orchestrator.state import CycleState
-from bot.venues.base import Venue
+from bot.venues.base import Venue, VenueError
 
 log = logging.getLogger("bot.orchestrator")
 ZERO = Decimal(0)
@@ -66,6 +66,7 @@ class Orchestrator:
         journal: CycleJournal,
         metrics: BotMetrics,
         trading_enabled: bool = True,
+        paper: bool = False,
         clock: Clock = utc_now,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -77,6 +78,7 @@ class Orchestrator:
         self.journal = journal
         self.metrics = metrics
         self.trading_enabled = trading_enabled
+        self.paper = paper  # PAPER_TRADING: cycles are journalled as paper
         self.clock = clock
         self.stopping = asyncio.Event()
         self.steps = SagaSteps(
@@ -167,9 +169,11 @@ class Orchestrator:
         blocked = guard(now, self.limits, trading_enabled=self.trading_enabled, daily_loss=self.daily_loss)
         if blocked is not None:
             return self._blocked(now, blocked.value)
-        power_book, futures_book = await self._books()
+        power_book, futures_book, failed = await self._books()
         now = self.clock()
         self.metrics.observe_books(power_book, futures_book, now)
+        if failed is not None:
+            return self._blocked(now, failed)
         decision = decide(
             now,
             power_book,
@@ -190,16 +194,24 @@ class Orchestrator:
             return CycleResult("blocked", "stopping")
         return await self._execute(decision, (power_book, futures_book), now)
 
-    async def _books(self) -> tuple[Book | None, Book | None]:
+    async def _books(self) -> tuple[Book | None, Book | None, str | None]:
+        """Both books, and the reason to block when a venue failed (its error kind's reason)."""
         results = await asyncio.gather(self.power.book(), self.futures.book(), return_exceptions=True)
         books: list[Book | None] = []
+        failed: str | None = None
         for venue, result in zip((self.power, self.futures), results, strict=True):
-            if isinstance(result, BaseException):
-                log.warning("no book from %s: %s", venue.name, result)
-                books.append(None)
-            else:
+            if isinstance(result, Book):
                 books.append(result)
-        return books[0], books[1]
+                continue
+            books.append(None)
+            if isinstance(result, VenueError):
+                failed = failed or venue_block(result.kind).value
+                log.warning("no book from %s (%s): %s", venue.name, result.kind, result)
+            elif isinstance(result, Exception):
+                log.warning("no book from %s: %s", venue.name, result, exc_info=result)
+            else:  # cancelled, or the process is stopping: not the venue's failure
+                raise result
+        return books[0], books[1], failed
 
     def _blocked(self, now: datetime, reason: str) -> CycleResult:
         self.metrics.record_blocked(reason)
@@ -243,6 +255,7 @@ class Orchestrator:
         cycle = CycleState.open(
             cycle_id(self.params.bot_name, seq), seq, now, opp, books, (self.power.name, self.futures.name)
         )
+        cycle.paper = self.paper
         entry = cycle.record(CycleStatus.STARTED, None)
         try:
             self.journal.begin_cycle(entry)

@@ -54,6 +54,7 @@ async def recover(
             realised_gbp=cash if fills else ZERO,
             orders=tuple(orders),
             trade=None,
+            paper=cycle.paper,
         )
         journal.finish_cycle(record)
         closed.append(record)
@@ -94,7 +95,7 @@ async def _settle(venue: Venue | None, order: OrderRecord, clock: Callable[[], d
             order.venue_order_id,
         )
     elif not state.status.is_final and venue is not None:
-        state = await _cancel(venue, state)
+        state = await _cancel(venue, state, order.venue_order_id)
     return _updated(order, state, clock())
 
 
@@ -102,19 +103,19 @@ async def _query(venue: Venue | None, order: OrderRecord) -> OrderState | None:
     if venue is None:
         return None
     try:
-        return await venue.status(order.client_order_id)
+        return await venue.status(order.client_order_id, order.venue_order_id)
     except (VenueError, KeyError, LookupError) as exc:
         log.warning("order %s unknown to %s after restart: %s", order.client_order_id, venue.name, exc)
         return None
 
 
-async def _cancel(venue: Venue, state: OrderState) -> OrderState:
+async def _cancel(venue: Venue, state: OrderState, venue_order_id: str | None) -> OrderState:
     """Cancel an order of a dead cycle still resting at its venue; its state as the venue then says."""
     log.warning(
         "order %s of a dead cycle still rests at %s; cancelling it", state.client_order_id, venue.name
     )
     try:
-        return await venue.cancel(state.client_order_id)
+        return await venue.cancel(state.client_order_id, state.venue_order_id or venue_order_id)
     except VenueError as exc:
         log.error("cancel of %s failed after restart: %s", state.client_order_id, exc)
         return state

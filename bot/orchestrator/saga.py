@@ -22,7 +22,7 @@ from bot.domain.market import Leg, OrderRequest, OrderState, OrderStatus, Side
 from bot.domain.pnl import money, net_position
 from bot.loans.base import FlashLoan, LoanError
 from bot.metrics import BotMetrics
-from bot.orchestrator.execution import ExecutionParams, Sleep, fill_order, sweep_limit
+from bot.orchestrator.execution import ExecutionParams, OrderOutcome, Sleep, fill_order, sweep_limit
 from bot.orchestrator.ids import order_id
 from bot.orchestrator.ports import CycleJournal
 from bot.orchestrator.state import CycleState
@@ -65,14 +65,16 @@ class SagaSteps:
                 cycle.loan = await self.loan.draw(cycle.cycle_id, money(opp.loan_amount))
             except LoanError as exc:
                 raise CycleFailure("loan_refused", str(exc)) from exc
-        state, timed_out = await self._fill(cycle, self.power, cycle.entry, "entry")
+        entry = await self._fill(cycle, self.power, cycle.entry, "entry")
+        state = entry.state
         if state.filled_quantity <= ZERO:
-            raise CycleFailure("order_timeout" if timed_out else "power_rejected", state.reason or "")
+            raise CycleFailure(entry.no_fill_reason("power"), state.reason or "")
         # hedge what was actually bought, never what was asked for
         exit_ = replace(cycle.exit, quantity=state.filled_quantity)
-        hedge, timed_out = await self._fill(cycle, self.futures, exit_, "exit")
+        outcome = await self._fill(cycle, self.futures, exit_, "exit")
+        hedge = outcome.state
         if hedge.filled_quantity <= ZERO:
-            raise CycleFailure("order_timeout" if timed_out else "futures_rejected", hedge.reason or "")
+            raise CycleFailure(outcome.no_fill_reason("futures"), hedge.reason or "")
         if hedge.filled_quantity < state.filled_quantity:
             # the unfilled rest of the power leg is sold back by the unwind that follows
             self.metrics.trade_partial_failures.inc()
@@ -84,9 +86,7 @@ class SagaSteps:
                 state.filled_quantity,
             )
 
-    async def _fill(
-        self, cycle: CycleState, venue: Venue, order: OrderRequest, purpose: str
-    ) -> tuple[OrderState, bool]:
+    async def _fill(self, cycle: CycleState, venue: Venue, order: OrderRequest, purpose: str) -> OrderOutcome:
         """Write the order ahead, send it, journal each answer; `CycleFailure` if it cannot be written."""
         self._write_ahead(cycle, venue, order, purpose)
 
@@ -126,7 +126,22 @@ class SagaSteps:
         """
         futures_target = -power_target
         ok = await self._flatten(cycle, "power", self.power, power_target)
-        return await self._flatten(cycle, "futures", self.futures, futures_target) and ok
+        ok = await self._flatten(cycle, "futures", self.futures, futures_target) and ok
+        return self._all_known(cycle) and ok
+
+    def _all_known(self, cycle: CycleState) -> bool:
+        """False when an order's fate is still UNKNOWN: its leg may be open at the venue."""
+        unknown = [o for o in cycle.orders.values() if o.status is OrderStatus.UNKNOWN]
+        for order in unknown:
+            log.critical(
+                "cycle %s: %s could not confirm order %s (%s leg); check it there and close any "
+                "position by hand (runbook: order unknown)",
+                cycle.cycle_id,
+                order.venue,
+                order.client_order_id,
+                order.leg,
+            )
+        return not unknown
 
     async def _flatten(self, cycle: CycleState, leg: Leg, venue: Venue, target: Decimal) -> bool:
         for attempt in range(1, UNWIND_ATTEMPTS + 1):

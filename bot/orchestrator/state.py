@@ -37,6 +37,7 @@ class CycleState:
     orders: dict[str, OrderRecord] = field(default_factory=dict)  # each order's latest state
     loan: LoanHandle | None = None
     loan_repaid: bool = False
+    paper: bool = False  # orders filled locally against live books (PAPER_TRADING)
 
     @classmethod
     def open(
@@ -131,6 +132,7 @@ class CycleState:
             realised_gbp=realised,
             orders=tuple(self.orders.values()),
             trade=trade,
+            paper=self.paper,
         )
 
     def close(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Literal, Protocol, get_args, runtime_checkable
 
 from bot.domain.market import Book, Leg, OrderRequest, OrderState
@@ -27,6 +28,55 @@ VENUE_ERROR_KINDS: tuple[str, ...] = get_args(VenueErrorKind)
 # kind. The orchestrator feeds `venue_request_seconds{venue,endpoint}` and
 # `venue_errors_total{venue,kind}` from it; adapters never import the metrics module.
 VenueObserver = Callable[[str, str, float, str], None]
+
+# Outcomes after which a venue counts as down (`venue_up` 0, `health().up` False): it did not
+# answer, answered with a 5xx or garbage, our breaker holds it off, or our credential is refused.
+# A rejection, a 404 or a 429 is an answer: the venue is up.
+VENUE_DOWN_KINDS: frozenset[str] = frozenset(
+    {"timeout", "unreachable", "server_error", "malformed", "venue_unavailable", "unauthorized"}
+)
+
+# Kinds after which a write may have reached the venue: the order's fate is unknown, so it is
+# asked about, never taken as refused (and never sent again).
+OUTCOME_UNKNOWN_KINDS: frozenset[str] = frozenset({"timeout", "unreachable", "server_error", "malformed"})
+
+# A venue's circuit breaker as `health()` reports it; "none" for a venue that has no breaker.
+BreakerStateName = Literal["closed", "open", "half_open", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class VenueHealth:
+    """What a venue's last request said, read without calling it (readiness, the control panel).
+
+    Names and figures only: never a URL, a credential or an error body.
+    """
+
+    venue: str
+    leg: str
+    up: bool | None  # None until the first request
+    breaker: BreakerStateName
+    last_outcome: str | None = None  # "ok" or the error kind of the last request
+    last_latency_s: float | None = None
+    consecutive_failures: int = 0
+
+
+class LastCall:
+    """The outcome and duration of a venue's last request, and its run of failures (for `health()`)."""
+
+    __slots__ = ("failures", "outcome", "seconds")
+
+    def __init__(self) -> None:
+        self.outcome: str | None = None
+        self.seconds: float | None = None
+        self.failures = 0
+
+    def note(self, seconds: float, outcome: str) -> None:
+        self.outcome, self.seconds = outcome, seconds
+        self.failures = self.failures + 1 if outcome in VENUE_DOWN_KINDS else 0
+
+    def health(self, venue: str, leg: str, breaker: BreakerStateName) -> VenueHealth:
+        up = None if self.outcome is None else self.outcome not in VENUE_DOWN_KINDS
+        return VenueHealth(venue, leg, up, breaker, self.outcome, self.seconds, self.failures)
 
 
 class VenueError(Exception):
@@ -77,4 +127,33 @@ class Venue(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class ReportsHealth(Protocol):
+    """A venue that can say how its last requests went (optional beside `Venue`)."""
+
+    def health(self) -> VenueHealth:
+        """The venue's health from its last request and its breaker; makes no request."""
+        ...
+
+
+def venue_health(venue: Venue) -> VenueHealth:
+    """`venue.health()` where the adapter has it; otherwise nothing known, no breaker."""
+    if isinstance(venue, ReportsHealth):
+        return venue.health()
+    return VenueHealth(venue.name, venue.leg, None, "none")
+
+
+@runtime_checkable
+class BookStream(Protocol):
+    """A venue that says when its book changes (optional beside `Venue`): streaming venues, the sim.
+
+    The trading loop evaluates on each change at once (one cycle at a time, MIN_CYCLE_GAP_MS
+    apart) instead of waiting for CYCLE_INTERVAL_SECS; a venue without it is read on the interval.
+    """
+
+    def book_changes(self) -> AsyncIterator[Book]:
+        """Each change of the book until the venue closes; a slow reader may get only the latest."""
         ...

@@ -8,21 +8,55 @@ bot hears it, reads that ledger back after a restart, and runs the `SIM_KILL_AT`
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
 import os
 import signal
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from bot.domain.market import Book, Leg, OrderRequest, OrderState, OrderStatus
 from bot.markets.faults import ScopedFaults
-from bot.venues.base import VenueError
+from bot.venues.base import LastCall, VenueError, VenueHealth, VenueObserver
 
 if TYPE_CHECKING:
-    from bot.venues.simulated import SimulatedMarket
+    from collections.abc import AsyncIterator
+
+    from bot.markets.changes import Subscription
+    from bot.venues.simulated import Fill, SimulatedMarket
 
 _MILLI = Decimal("0.001")  # 1 kWh: the finest quantity a partial fill leaves
 _ZERO = Decimal(0)
+log = logging.getLogger("bot.venues")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+V = TypeVar("V", bound="_SimulatedVenue")
+
+
+def _observed(
+    endpoint: str,
+) -> Callable[[Callable[Concatenate[V, P], Awaitable[R]]], Callable[Concatenate[V, P], Awaitable[R]]]:
+    """Report each call to the venue's observer, as the live adapters do (so the sim shows the series)."""
+
+    def wrap(call: Callable[Concatenate[V, P], Awaitable[R]]) -> Callable[Concatenate[V, P], Awaitable[R]]:
+        @functools.wraps(call)
+        async def observed(self: V, *args: P.args, **kwargs: P.kwargs) -> R:
+            started = time.perf_counter()
+            try:
+                result = await call(self, *args, **kwargs)
+            except VenueError as exc:
+                self._observe(endpoint, started, exc.kind)
+                raise
+            self._observe(endpoint, started, "ok")
+            return result
+
+        return observed
+
+    return wrap
 
 
 class _SimulatedVenue:
@@ -42,12 +76,31 @@ class _SimulatedVenue:
         self._closed = False
         self._reject_fault = f"{self.leg}_reject"
         self._restored = market.ledger is None
+        self._streams: set[Subscription] = set()  # readers of book_changes(), woken by close()
+        self.observer: VenueObserver | None = None  # set by the composition root, like a live venue's
+        self._last = LastCall()
 
+    def _observe(self, endpoint: str, started: float, outcome: str) -> None:
+        seconds = time.perf_counter() - started
+        self._last.note(seconds, outcome)
+        if self.observer is None:
+            return
+        try:
+            self.observer(self.name, endpoint, seconds, outcome)
+        except Exception:  # a metrics hook must never break trading
+            log.exception("venue observer failed for %s %s", self.name, endpoint)
+
+    def health(self) -> VenueHealth:
+        """The last call's outcome and latency; the simulated venues have no breaker ("none")."""
+        return self._last.health(self.name, self.leg, "none")
+
+    @_observed("orderbook")
     async def book(self) -> Book:
         """The leg's current book."""
         self._check_open()
         return self.market.book(self.leg)
 
+    @_observed("place")
     async def place(self, order: OrderRequest) -> OrderState:
         """Execute a marketable limit order (immediate-or-cancel, or resting first under SIM_REST_MS).
 
@@ -72,6 +125,25 @@ class _SimulatedVenue:
         state = self._execute(order, venue_id)
         self._record(order, state)
         return state
+
+    async def book_changes(self) -> AsyncIterator[Book]:
+        """`BookStream`: the leg's book at each new tick of the market, until the venue closes.
+
+        The market's clock drives it: when nothing else moved the market by the next tick's time,
+        the stream moves it. Ticks not read yet coalesce (a slow reader gets the latest book). The
+        depth our own fills take shows in the next `book()`, without a change of its own.
+        """
+        market = self.market
+        with market.changes.subscribe() as changes:
+            self._streams.add(changes)
+            try:
+                while not self._closed:
+                    if not await changes.wait(market.seconds_to_next_tick()):
+                        market.refresh()  # publishes when the tick is due: the next wait returns at once
+                    elif not self._closed:
+                        yield market.snapshot(self.leg)
+            finally:
+                self._streams.discard(changes)
 
     def _record(self, order: OrderRequest, state: OrderState) -> None:
         """Keep the order's new state, write it to the ledger, then run the drill's `after` kill."""
@@ -119,22 +191,14 @@ class _SimulatedVenue:
         return self._match(order, venue_id)
 
     def _match(self, order: OrderRequest, venue_id: str) -> OrderState:
-        cid = order.client_order_id
-        faults = self.market.faults
-        leg = self.leg
         wanted = order.quantity
-        partial = faults.trips("partial_fill", leg=leg)
+        partial = self.market.faults.trips("partial_fill", leg=self.leg)
         if partial:
             wanted = (wanted / 2).quantize(_MILLI, rounding=ROUND_DOWN)
-        fill = self.market.take(leg, order.side, wanted, order.limit_price) if wanted else None
-        filled = fill.quantity if fill else _ZERO
-        if filled == order.quantity:
-            return OrderState(cid, OrderStatus.FILLED, filled, fill.average_price if fill else None, venue_id)
-        cause = "simulated fault partial_fill" if partial else _CAUSE[fill.stopped_by if fill else "depth"]
-        reason = f"filled {filled} of {order.quantity} MWh ({cause}); the rest is cancelled"
-        average = fill.average_price if fill else None
-        return OrderState(cid, OrderStatus.CANCELLED, filled, average, venue_id, reason)
+        fill = self.market.take(self.leg, order.side, wanted, order.limit_price) if wanted else None
+        return fill_state(order, fill, venue_id, "simulated fault partial_fill" if partial else None)
 
+    @_observed("status")
     async def status(self, client_order_id: str, venue_order_id: str | None = None) -> OrderState:
         """The order's current state; `VenueError` for an id this venue never saw."""
         self._restore()
@@ -148,6 +212,7 @@ class _SimulatedVenue:
             raise VenueError(f"{self.name} has no order {client_order_id}")
         return state
 
+    @_observed("cancel")
     async def cancel(self, client_order_id: str, venue_order_id: str | None = None) -> OrderState:
         """Cancel a resting order; a final order is returned as it is."""
         state = await self.status(client_order_id)
@@ -165,6 +230,7 @@ class _SimulatedVenue:
         self._record(self._requests[client_order_id], cancelled)
         return cancelled
 
+    @_observed("ping")
     async def ping(self) -> None:
         """The simulated venue is always reachable until closed."""
         self._check_open()
@@ -172,6 +238,8 @@ class _SimulatedVenue:
     async def close(self) -> None:
         """Stop serving: later calls raise `VenueError`."""
         self._closed = True
+        for stream in tuple(self._streams):
+            stream.wake()
         if self.market.ledger is not None:
             self.market.ledger.close()
 
@@ -181,10 +249,22 @@ class _SimulatedVenue:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise VenueError(f"{self.name} is closed")
+            raise VenueError(f"{self.name} is closed", kind="venue_unavailable")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, orders={len(self._orders)})"
+
+
+def fill_state(order: OrderRequest, fill: Fill | None, venue_id: str, cause: str | None = None) -> OrderState:
+    """An immediate-or-cancel order's state after `fill`: FILLED, or CANCELLED with what did fill."""
+    cid = order.client_order_id
+    filled = fill.quantity if fill else _ZERO
+    average = fill.average_price if fill else None
+    if filled == order.quantity:
+        return OrderState(cid, OrderStatus.FILLED, filled, average, venue_id)
+    cause = cause or _CAUSE[fill.stopped_by if fill else "depth"]
+    reason = f"filled {filled} of {order.quantity} MWh ({cause}); the rest is cancelled"
+    return OrderState(cid, OrderStatus.CANCELLED, filled, average, venue_id, reason)
 
 
 _CAUSE = {

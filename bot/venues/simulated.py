@@ -3,7 +3,9 @@
 `SimulatedMarket` holds the price model and both order books. Its clock is injectable (a callable
 returning timezone-aware UTC datetimes; real time by default) and the market moves on a grid of
 `tick_ms`: within one tick the books stay put, so a fill consumes depth that the next book read
-shows, until the next tick redraws the books around the new mids.
+shows, until the next tick redraws the books around the new mids. Each new tick is published to the
+market's subscribers (`changes`): the venues' `book_changes()` stream, which the trading loop
+evaluates on at once, as it does a live venue's streamed book.
 
 Execution: a marketable limit order walks the book up to its limit price, immediate-or-cancel —
 it ends FILLED, or CANCELLED with what did fill (a partial fill: depth ran out, the limit was
@@ -34,8 +36,10 @@ from bot.domain.market import (
     Level,
     Side,
 )
+from bot.markets.changes import ChangeFeed
 from bot.markets.faults import VENUE_FAULTS, FaultPlan, KillPoint, parse_kill_point
 from bot.markets.model import MarketModel, MarketParams, MarketState
+from bot.venues.base import VenueObserver
 from bot.venues.sim_ledger import LEDGER_FILE, VenueLedger
 from bot.venues.sim_venue import SimulatedFuturesVenue, SimulatedPowerVenue
 
@@ -171,6 +175,7 @@ class SimulatedMarket:
         self._tick_at = self._tick_time(self._tick)
         self.model = MarketModel(seed, self._tick_at, params)
         self._books: dict[Leg, _LegBook | None] = {"power": None, "futures": None}
+        self.changes = ChangeFeed()  # told of every new tick (the venues' `book_changes()`)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> SimulatedMarket:
@@ -200,7 +205,7 @@ class SimulatedMarket:
         return self.model.state
 
     def refresh(self) -> None:
-        """Move the model to the clock's current tick; a new tick redraws both books."""
+        """Move the model to the clock's current tick; a new tick redraws both books and is published."""
         tick = math.floor(self.clock().timestamp() * 1000 / self._tick_ms)
         if tick > self._tick:  # a clock stepping back keeps the current tick
             self._tick = tick
@@ -208,6 +213,12 @@ class SimulatedMarket:
             self.model.advance_to(tick * self._tick_ms / 1000)
             self._books["power"] = None
             self._books["futures"] = None
+            self.changes.publish()
+
+    def seconds_to_next_tick(self) -> float:
+        """How long, on the market's clock, until the books move next (at most one tick)."""
+        due = (self._tick + 1) * self._tick_ms / 1000 - self.clock().timestamp()
+        return min(max(due, 0.0), self._tick_ms / 1000)
 
     def _tick_time(self, tick: int) -> datetime:
         return datetime.fromtimestamp(tick * self._tick_ms / 1000, UTC)
@@ -217,15 +228,20 @@ class SimulatedMarket:
     def book(self, leg: Leg) -> Book:
         """The leg's book now: best first, stamped with the tick time (older if `stale_book` fires)."""
         self.refresh()
+        snapshot = self.snapshot(leg)
+        if self.faults.trips("stale_book", leg=leg):
+            stale_at = self._tick_at - self.max_quote_age - timedelta(seconds=1)
+            return Book(snapshot.venue, snapshot.symbol, snapshot.bids, snapshot.asks, stale_at)
+        return snapshot
+
+    def snapshot(self, leg: Leg) -> Book:
+        """The leg's book at the current tick, as it stands (no refresh, no fault rolled)."""
         levels = self._books[leg] or self._draw_book(leg)
         snapshot = levels.snapshot
         if snapshot is None:
             snapshot = levels.snapshot = Book(
                 self.names[leg], self.symbols[leg], tuple(levels.bids), tuple(levels.asks), self._tick_at
             )
-        if self.faults.trips("stale_book", leg=leg):
-            stale_at = self._tick_at - self.max_quote_age - timedelta(seconds=1)
-            return Book(snapshot.venue, snapshot.symbol, snapshot.bids, snapshot.asks, stale_at)
         return snapshot
 
     def _draw_book(self, leg: Leg) -> _LegBook:
@@ -252,63 +268,76 @@ class SimulatedMarket:
     # -- execution -----------------------------------------------------------------------------
 
     def take(self, leg: Leg, side: Side, quantity: Decimal, limit_price: Decimal) -> Fill:
-        """Walk the leg's book for a marketable limit order; consume what fills (until the next tick).
-
-        A BUY takes the asks while the slipped price is at or below the limit, a SELL the bids
-        while it is at or above. Prices may be zero or negative; slippage is always adverse.
-        """
+        """Walk the leg's book for a marketable limit order; consume what fills (until the next tick)."""
         self.refresh()
         book = self._books[leg] or self._draw_book(leg)
-        buy = side is Side.BUY
-        levels = book.asks if buy else book.bids
-        slip = self._slippage_fraction
-        remaining = quantity
-        filled = _ZERO
-        notional = _ZERO
-        taken = last_price = _ZERO
-        touched = 0
-        stopped_by = "depth"
-        for level in levels:
-            price = level.price
-            if slip:
-                moved = abs(price) * slip
-                price = (price + moved if buy else price - moved).quantize(_FILL_PRICE_STEP, ROUND_HALF_UP)
-            if (price > limit_price) if buy else (price < limit_price):
-                stopped_by = "limit"
-                break
-            available = level.quantity
-            taken = available if available < remaining else remaining
-            filled += taken
-            notional += taken * price
-            last_price = price
-            remaining -= taken
-            touched += 1
-            if not remaining:
-                stopped_by = "filled"
-                break
-        if not touched:
-            return Fill(_ZERO, None, 0, stopped_by)
-        # What filled leaves the book until the next tick: emptied levels go, the last one shrinks.
-        last = levels[touched - 1]
-        left = last.quantity - taken  # `taken` is what the last level touched gave
-        del levels[: touched - 1]
-        if left > 0:
-            levels[0] = Level(last.price, left)
-        else:
-            del levels[0]
-        book.snapshot = None
-        average = (
-            last_price if touched == 1 else (notional / filled).quantize(_FILL_PRICE_STEP, ROUND_HALF_UP)
+        fill = walk_book(
+            book.asks if side is Side.BUY else book.bids, side, quantity, limit_price, self._slippage_fraction
         )
-        return Fill(filled, average, touched, stopped_by)
+        if fill.levels:
+            book.snapshot = None
+        return fill
+
+
+def walk_book(
+    levels: list[Level], side: Side, quantity: Decimal, limit_price: Decimal, slip: Decimal
+) -> Fill:
+    """The simulator's execution model: a marketable limit order walks `levels` (best first).
+
+    A BUY takes the asks while the slipped price is at or below the limit, a SELL the bids while
+    it is at or above. Prices may be zero or negative; slippage (`slip`, a fraction of the price)
+    is always adverse. What fills is consumed from `levels`: emptied levels go, the last shrinks.
+    The simulated market and paper trading (`bot.venues.paper`) both fill orders through this.
+    """
+    buy = side is Side.BUY
+    remaining = quantity
+    filled = _ZERO
+    notional = _ZERO
+    taken = last_price = _ZERO
+    touched = 0
+    stopped_by = "depth"
+    for level in levels:
+        price = level.price
+        if slip:
+            moved = abs(price) * slip
+            price = (price + moved if buy else price - moved).quantize(_FILL_PRICE_STEP, ROUND_HALF_UP)
+        if (price > limit_price) if buy else (price < limit_price):
+            stopped_by = "limit"
+            break
+        available = level.quantity
+        taken = available if available < remaining else remaining
+        filled += taken
+        notional += taken * price
+        last_price = price
+        remaining -= taken
+        touched += 1
+        if not remaining:
+            stopped_by = "filled"
+            break
+    if not touched:
+        return Fill(_ZERO, None, 0, stopped_by)
+    last = levels[touched - 1]
+    left = last.quantity - taken  # `taken` is what the last level touched gave
+    del levels[: touched - 1]
+    if left > 0:
+        levels[0] = Level(last.price, left)
+    else:
+        del levels[0]
+    average = last_price if touched == 1 else (notional / filled).quantize(_FILL_PRICE_STEP, ROUND_HALF_UP)
+    return Fill(filled, average, touched, stopped_by)
 
 
 def build_simulated_venues(
-    settings: Settings, clock: Clock | None = None
+    settings: Settings, clock: Clock | None = None, observer: VenueObserver | None = None
 ) -> tuple[SimulatedPowerVenue, SimulatedFuturesVenue]:
-    """Both simulated venues over one market built from the settings; `clock` defaults to real time."""
+    """Both simulated venues over one market built from the settings; `clock` defaults to real time.
+
+    `observer` hears every call as a live venue's would (`BotMetrics.venue_observer()`).
+    """
     market = SimulatedMarket.from_settings(settings, clock=clock)
-    return SimulatedPowerVenue(market), SimulatedFuturesVenue(market)
+    power, futures = SimulatedPowerVenue(market), SimulatedFuturesVenue(market)
+    power.observer = futures.observer = observer
+    return power, futures
 
 
 __all__ = [
@@ -318,4 +347,5 @@ __all__ = [
     "SimulatedMarket",
     "SimulatedPowerVenue",
     "build_simulated_venues",
+    "walk_book",
 ]

@@ -1,20 +1,25 @@
 """Readiness: configuration, journal, the trading loop, and each enabled venue's reachability.
 
 Results carry names and fixed phrases only: never a price, an address with credentials or an
-error body. Venue pings are shared for a few seconds because `/readyz` is open to anyone who
-reaches the pod, and each call must not turn into a call to every venue.
+error body (a failed venue is named with its error kind, e.g. `unauthorized`). Each venue's
+health (up, last latency, circuit breaker) is read after its ping. Venue pings are shared for a
+few seconds because `/readyz` is open to anyone who reaches the pod, and each call must not turn
+into a call to every venue.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 from bot.config import Settings
+from bot.loans.base import FlashLoan
+from bot.venues.base import Venue, VenueError, VenueHealth, venue_health
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,15 @@ class Probe:
 
     name: str
     ping: Callable[[], Awaitable[None]]
+    health: Callable[[], VenueHealth] | None = None  # venues only: read after the ping
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeRound:
+    """One round of pings: a check per probe, and the health of each venue after it."""
+
+    checks: list[Check]
+    venues: list[VenueHealth]
 
 
 class VenueProbes:
@@ -52,10 +66,12 @@ class VenueProbes:
         probes._failure = Check(name, "fail", detail)
         return probes
 
-    async def run(self, timeout_s: float) -> list[Check]:
+    async def run(self, timeout_s: float) -> ProbeRound:
         if self._failure is not None:
-            return [self._failure]
-        return list(await asyncio.gather(*(_ping(probe, timeout_s) for probe in self._probes)))
+            return ProbeRound([self._failure], [])
+        checks = list(await asyncio.gather(*(_ping(probe, timeout_s) for probe in self._probes)))
+        venues = [probe.health() for probe in self._probes if probe.health is not None]
+        return ProbeRound(checks, venues)
 
     async def close(self) -> None:
         for close in self._closers:
@@ -70,6 +86,9 @@ async def _ping(probe: Probe, timeout_s: float) -> Check:
         await asyncio.wait_for(probe.ping(), timeout=timeout_s)
     except TimeoutError:
         return Check(probe.name, "fail", "no answer in time")
+    except VenueError as exc:
+        # the kind is a fixed label (`unauthorized`, `venue_unavailable`, ...), never the message
+        return Check(probe.name, "fail", f"venue error: {exc.kind}")
     except Exception:
         # The exception text may quote a URL or a body: only its absence is reported.
         return Check(probe.name, "fail", "unreachable")
@@ -89,15 +108,17 @@ def adapter_probes(settings: Settings) -> VenueProbes:
     except Exception:
         log.warning("could not build the venue adapters for readiness checks", exc_info=True)
         return VenueProbes.unavailable("venues", "adapters could not be built")
-    parts: list[tuple[str, Any]] = [
-        (f"power:{adapters.power.name}", adapters.power),
-        (f"futures:{adapters.futures.name}", adapters.futures),
-        (f"loan:{adapters.loan.name}", adapters.loan),
-    ]
-    return VenueProbes(
-        [Probe(name, adapter.ping) for name, adapter in parts],
-        [adapter.close for _, adapter in parts],
-    )
+    return venue_probes((adapters.power, adapters.futures), adapters.loan)
+
+
+def venue_probes(venues: Sequence[Venue], loan: FlashLoan | None = None) -> VenueProbes:
+    """Probes of these venues (named `<leg>:<venue>`, with their health) and of the loan, if any."""
+    probes = [Probe(f"{v.leg}:{v.name}", v.ping, functools.partial(venue_health, v)) for v in venues]
+    closers = [venue.close for venue in venues]
+    if loan is not None:
+        probes.append(Probe(f"loan:{loan.name}", loan.ping))
+        closers.append(loan.close)
+    return VenueProbes(probes, closers)
 
 
 class SharedResult:
@@ -108,15 +129,19 @@ class SharedResult:
         self._ttl_s = ttl_s
         self._timeout_s = timeout_s
         self._at = 0.0
-        self._last: list[Check] = []
+        self._last: ProbeRound | None = None
         self._lock = asyncio.Lock()
 
-    async def get(self) -> list[Check]:
+    async def round(self) -> ProbeRound:
+        """The last round of pings, run again once it is older than the TTL."""
         async with self._lock:
-            if not self._last or time.monotonic() - self._at > self._ttl_s:
+            if self._last is None or time.monotonic() - self._at > self._ttl_s:
                 self._last = await self._probes.run(self._timeout_s)
                 self._at = time.monotonic()
-            return list(self._last)
+            return self._last
+
+    async def get(self) -> list[Check]:
+        return list((await self.round()).checks)
 
     async def close(self) -> None:
         await self._probes.close()

@@ -57,12 +57,27 @@ class CheckResult(BaseModel):
     )
 
 
+class VenueStatus(BaseModel):
+    """One venue as its last request left it: names and figures, never a URL or a credential."""
+
+    venue: str
+    leg: str
+    up: bool | None = Field(description="Whether its last request was answered; null before the first.")
+    breaker: Literal["closed", "open", "half_open", "none"] = Field(
+        description="Its circuit breaker; `none` for a venue without one (simulated, CCXT)."
+    )
+    last_outcome: str | None = Field(default=None, description="`ok` or the last request's error kind.")
+    last_latency_ms: float | None = None
+    consecutive_failures: int = 0
+
+
 class ReadinessResponse(BaseModel):
     """Readiness: configuration, journal, orchestrator and every enabled venue."""
 
     ready: bool
     orchestrator: str = Field(description="State of the trading loop, as in /state.")
     checks: list[CheckResult]
+    venues: list[VenueStatus] = Field(default_factory=list)
 
 
 # -- identity ----------------------------------------------------------------------------------
@@ -201,6 +216,10 @@ class BlockedReason(BaseModel):
 class StateResponse(BaseModel):
     as_of: datetime
     simulated: bool
+    mode: Literal["live", "paper", "simulated"] = Field(
+        description="live: orders go to the live venues. paper (PAPER_TRADING): live books, every order "
+        "filled locally by the simulator's model, nothing sent. simulated: simulated markets."
+    )
     trading_window_open: bool
     settings: dict[str, Any] = Field(description="Effective settings by env name; secrets show only '<set>'.")
     orchestrator: OrchestratorSummary

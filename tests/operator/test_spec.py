@@ -11,14 +11,15 @@ ICE_LIVE = {
     "features": {"iceLive": True},
     "ice": {"apiUrl": "https://ice.example.internal", "symbol": "UK-BASE-M1"},
 }
+# The one toggle whose adapter this version does not ship: the on-chain loan.
 NOT_SHIPPED = (
-    "spec.features.iceLive: USE_ICE_LIVE=1 selects the ICE REST futures adapter, "
+    "spec.features.web3Loan: USE_WEB3_LOAN=1 selects the on-chain flash-loan adapter, "
     "which this version does not ship"
 )
 
 
 def _without_adapter(problems: tuple[str, ...] | list[str]) -> list[str]:
-    """The problems other than the ICE adapter's absence from this version."""
+    """The problems other than an adapter's absence from this version."""
     return [p for p in problems if not p.startswith(NOT_SHIPPED)]
 
 
@@ -66,15 +67,18 @@ def test_paused_turns_trading_off() -> None:
 
 
 def test_every_problem_names_the_spec_path_and_the_variable() -> None:
-    # given live ICE without URL, symbol or credentials
-    problems = validate_spec("b", {"features": {"iceLive": True}})
+    # given live ICE without URL, symbol or credentials, and the on-chain loan (not built)
+    problems = validate_spec("b", {"features": {"iceLive": True, "web3Loan": True}})
     # then each missing value is named both ways, and so is the toggle whose adapter is not built
     assert any("spec.ice.apiUrl" in p and "ICE_API_URL" in p for p in problems)
     assert any("spec.ice.symbol" in p and "ICE_SYMBOL" in p for p in problems)
     assert any("spec.secrets.kubernetes.secretName" in p and "ICE_API_KEY" in p for p in problems)
     assert any("ICE_API_SECRET" in p for p in problems)
     assert any(p.startswith(NOT_SHIPPED) for p in problems)
-    assert len(problems) == 5
+    # the ICE adapter is built: only the loan is refused for its adapter
+    assert not any("iceLive" in p and "does not ship" in p for p in problems)
+    assert len([p for p in problems if "USE_WEB3_LOAN" in p and "does not ship" not in p]) == 4
+    assert len(problems) == 9
 
 
 def test_all_problems_are_reported_at_once() -> None:

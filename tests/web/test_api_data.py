@@ -145,6 +145,7 @@ def test_state_shows_settings_without_secrets_and_todays_blocked_reasons(server:
         {"outcome": "blocked", "reason": "outside_window", "count": 4},
     ]
     assert body["orchestrator"]["state"] == "stopped"
+    assert body["mode"] == "simulated"  # live / paper / simulated, said plainly
 
 
 def test_metrics_hold_the_orchestrators_series_and_the_apis_own(server: RunningApi) -> None:

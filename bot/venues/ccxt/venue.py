@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from bot.domain.market import Book, Leg, OrderRequest, OrderState, OrderStatus
-from bot.venues.base import VenueError, VenueObserver
+from bot.venues.base import LastCall, VenueError, VenueHealth, VenueObserver
 from bot.venues.ccxt.errors import OUTCOME_UNKNOWN_KINDS, is_duplicate_order, request_never_sent, venue_error
 from bot.venues.ccxt.exchange import CLIENT_ID_PARAMS, ClientIdParams
 from bot.venues.ccxt.retry import RetryPolicy
@@ -59,6 +59,7 @@ class CcxtVenue:
         self.ids: ClientIdParams = CLIENT_ID_PARAMS.get(exchange.id, ClientIdParams())
         self.streams = bool(exchange.has.get("watchOrderBook")) and hasattr(exchange, "watch_order_book")
         self._observer = observer
+        self._last = LastCall()  # what `health()` reports
         self._clock = clock
         self._market: dict[str, Any] | None = None
         self._market_lock = asyncio.Lock()
@@ -103,8 +104,14 @@ class CcxtVenue:
         return await self.retry.run(lambda: self._call(endpoint, call))
 
     def _observe(self, endpoint: str, started: float, outcome: str) -> None:
+        seconds = time.monotonic() - started
+        self._last.note(seconds, outcome)
         if self._observer is not None:
-            self._observer(self.name, endpoint, time.monotonic() - started, outcome)
+            self._observer(self.name, endpoint, seconds, outcome)
+
+    def health(self) -> VenueHealth:
+        """The last request's outcome and latency; ccxt venues have no circuit breaker ("none")."""
+        return self._last.health(self.name, self.leg, "none")
 
     async def market(self) -> dict[str, Any]:
         """The symbol's market, loading the exchange's markets once (a failed load is tried again)."""
@@ -198,6 +205,10 @@ class CcxtVenue:
                 last = book
                 yield book
         self._feed_ok = False
+
+    def book_changes(self) -> AsyncIterator[Book]:
+        """`BookStream`: what `books()` yields, so the trading loop evaluates on each change."""
+        return self.books()
 
     async def _pause(self, seconds: float) -> None:
         try:

@@ -32,7 +32,7 @@ from tenacity import (
 )
 
 from bot.redaction import SecretMask
-from bot.venues.base import VenueError, VenueErrorKind, VenueObserver
+from bot.venues.base import LastCall, VenueError, VenueErrorKind, VenueObserver
 from bot.venues.http.breaker import CircuitBreaker
 from bot.venues.http.wire import decode_json
 
@@ -154,6 +154,7 @@ class RestTransport:
         self._clock = clock
         self._sleep = sleep
         self._quiet_until = 0.0  # the venue's Retry-After, on our clock
+        self.last = LastCall()  # what `health()` reports
         self.breaker = CircuitBreaker(
             venue,
             failure_threshold=self.policy.breaker_failures,
@@ -297,6 +298,7 @@ class RestTransport:
         self._observe(endpoint, time.perf_counter() - started, outcome)
 
     def _observe(self, endpoint: str, seconds: float, outcome: str) -> None:
+        self.last.note(seconds, outcome)
         if self._observer is None:
             return
         try:

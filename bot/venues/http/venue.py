@@ -27,7 +27,7 @@ from urllib.parse import quote
 from pydantic import SecretStr
 
 from bot.domain.market import Book, Leg, OrderRequest, OrderState, OrderStatus
-from bot.venues.base import VenueError, VenueObserver
+from bot.venues.base import VenueError, VenueHealth, VenueObserver
 from bot.venues.http.transport import AmbiguousWrite, Clock, HttpPolicy, Reply, RestTransport, Sleep
 from bot.venues.http.wire import WireBook, WireOrder, WirePrice, error_body, parse_reply, wire_decimal
 
@@ -233,6 +233,10 @@ class RestVenue:
     async def close(self) -> None:
         """Close the venue's connections."""
         await self.transport.close()
+
+    def health(self) -> VenueHealth:
+        """The last request's outcome and latency and the breaker's state; sends nothing."""
+        return self.transport.last.health(self.name, self.leg, self.transport.breaker.state)
 
     # -- reading order replies -------------------------------------------------------------------
 

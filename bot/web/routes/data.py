@@ -12,6 +12,7 @@ from fastapi.types import DecoratedCallable
 from pydantic import AwareDatetime, BaseModel
 from starlette.responses import Response
 
+from bot.config.toggles import trading_mode
 from bot.domain.window import market_closed
 from bot.journal.records import TradeRecord
 from bot.web import present
@@ -206,6 +207,7 @@ def _state(ctx: ApiContext) -> StateResponse:
     return StateResponse(
         as_of=now,
         simulated=settings.simulated,
+        mode=trading_mode(settings),
         trading_window_open=closed is None,
         settings=settings.public_view(),
         orchestrator=present.loop_summary(ctx.supervisor.status()),

@@ -9,10 +9,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from bot import __version__
+from bot.venues.base import VenueHealth
 from bot.web.context import ApiContext
 from bot.web.errors import declared
 from bot.web.readiness import Check
-from bot.web.schemas import CheckResult, HealthResponse, ReadinessResponse
+from bot.web.schemas import CheckResult, HealthResponse, ReadinessResponse, VenueStatus
 
 router = APIRouter(tags=["health"])
 
@@ -63,12 +64,14 @@ async def readyz(request: Request) -> Response:
         checks.append(Check("orchestrator", "fail", f"exited with code {loop.exit_code}"))
     else:
         checks.append(Check("orchestrator", "ok", loop.state))
-    checks += await ctx.venues.get()
+    probed = await ctx.venues.round()
+    checks += probed.checks
     ready = all(check.status != "fail" for check in checks)
     report = ReadinessResponse(
         ready=ready,
         orchestrator=loop.state,
         checks=[CheckResult(name=c.name, status=c.status, detail=c.detail) for c in checks],
+        venues=[venue_status(health) for health in probed.venues],
     )
     return Response(
         report.model_dump_json(), status_code=200 if ready else 503, media_type="application/json"
@@ -81,3 +84,16 @@ async def _journal(ctx: ApiContext) -> Check:
     except Exception:
         return Check("journal", "fail", "unreachable")
     return Check("journal", "ok", "reachable")
+
+
+def venue_status(health: VenueHealth) -> VenueStatus:
+    latency = health.last_latency_s
+    return VenueStatus(
+        venue=health.venue,
+        leg=health.leg,
+        up=health.up,
+        breaker=health.breaker,
+        last_outcome=health.last_outcome,
+        last_latency_ms=round(latency * 1000, 3) if latency is not None else None,
+        consecutive_failures=health.consecutive_failures,
+    )

@@ -135,10 +135,27 @@
       const ready = await call("/readyz");
       const failing = ready.checks.filter((c) => c.status === "fail").map((c) => `${c.name}: ${c.detail || "fail"}`);
       $("readiness").textContent = ready.ready ? "ready" : `not ready\n${failing.join("\n")}`;
+      renderVenues(ready.venues || []);
     } catch (err) {
       setStatus($("health"), "down", "bad");
       $("readiness").textContent = "";
       throw err;
+    }
+  }
+
+  // each venue: up/down, last latency, circuit breaker (names and figures only)
+  function renderVenues(venues) {
+    const list = $("venues");
+    list.replaceChildren();
+    for (const v of venues) {
+      const li = document.createElement("li");
+      li.dataset.venue = v.venue;
+      const state = v.up === null ? "not called yet" : v.up ? "up" : "down";
+      const latency = v.last_latency_ms === null ? "" : ` · ${v.last_latency_ms.toFixed(1)} ms`;
+      const breaker = v.breaker === "none" ? "no breaker" : `breaker ${v.breaker.replace("_", "-")}`;
+      li.textContent = `${v.leg} ${v.venue}: ${state}${latency} · ${breaker}`;
+      li.className = v.up === false || v.breaker === "open" ? "bad" : v.up ? "ok" : "muted";
+      list.appendChild(li);
     }
   }
 
@@ -153,12 +170,19 @@
     $("orch-detail").textContent = parts.join(" · ");
   }
 
+  const MODES = {
+    live: "LIVE: orders go to the venues",
+    paper: "PAPER: live books, fills simulated, nothing sent",
+    simulated: "simulated markets",
+  };
+
   async function refreshState() {
     const st = await call("/state");
     renderOrchestrator(st.orchestrator);
     setStatus($("window"), st.trading_window_open ? "open" : "closed", st.trading_window_open ? "ok" : "warn-text");
-    $("mode").textContent = `${st.simulated ? "simulated markets" : "live"} · window ${st.settings.TRADING_WINDOW_UTC} UTC`
+    $("mode").textContent = `${MODES[st.mode] || st.mode} · window ${st.settings.TRADING_WINDOW_UTC} UTC`
       + (st.settings.TRADING_ENABLED ? "" : " · trading disabled");
+    setStatus($("trading-mode"), st.mode.toUpperCase(), st.mode === "live" ? "bad" : st.mode === "paper" ? "warn-text" : "ok");
     const list = $("blocked");
     list.replaceChildren();
     if (st.blocked_today.length === 0) {
