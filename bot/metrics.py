@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from functools import partial
@@ -90,7 +91,14 @@ class BotMetrics:
         self.venue_errors = counter(
             "venue_errors", "Failed venue requests, by error kind.", ["venue", "kind"]
         )
+        self.recovery_pending = gauge(
+            "recovery_pending",
+            "1 for each venue restart recovery waits for (it could not say what became of a dead "
+            "cycle's orders); no cycle starts while any is 1.",
+            ["venue"],
+        )
         self._venues_seen: set[str] = set()
+        self._recovery_waited: set[str] = set()
         for reason in BLOCK_REASONS:
             self.trades_blocked.labels(reason=reason)
         for outcome in OUTCOMES:
@@ -138,6 +146,13 @@ class BotMetrics:
     def set_day(self, realised: Decimal, loss: Decimal) -> None:
         self.daily_pnl.set(float(realised))
         self.daily_loss.set(float(loss))
+
+    def set_recovery_pending(self, venues: Iterable[str]) -> None:
+        """The venues restart recovery waits for now (none once it has completed)."""
+        waiting = set(venues)
+        for venue in self._recovery_waited | waiting:
+            self.recovery_pending.labels(venue=venue).set(1 if venue in waiting else 0)
+        self._recovery_waited |= waiting
 
     def venue_observer(self) -> VenueObserver:
         """The `VenueObserver` to hand each venue adapter: feeds `venue_up`,

@@ -12,17 +12,22 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from bot.domain.market import OrderStatus
 from bot.journal import Journal
 from bot.journal.records import CycleRecord, CycleStatus
+from bot.web.context import ApiOptions
+from tests.fixtures.api_server import RunningApi
 from tests.fixtures.bot_process import BotProcess, start_bot, trade_count, wait_for
 from tests.fixtures.live_venues import LiveVenues, live_venues
+from tests.venues.rest_loopback import PL_TOKEN
 
 RUN_SECONDS = 10.0
 MIN_TRADES = 5
@@ -137,6 +142,86 @@ def test_kill_9_while_an_order_rests_then_restart_recovers_what_the_venue_filled
     assert venues.ice.posts == []
     assert cycle.reason == "restart_open_leg"
     assert not cycle.paper
+
+
+def test_restart_while_the_venue_is_down_waits_for_it_then_recovers_and_trades(
+    tmp_path: Path, venues: LiveVenues, api_server: Callable[..., RunningApi]
+) -> None:
+    # given a live bot killed while its Powerledger order rests, part filled at the venue
+    url = _journal_url(tmp_path)
+    venues.powerledger.mode = "rest"
+    env = venues.live_env(ORDER_TIMEOUT_SECS="120", ORDER_POLL_INTERVAL="0.05")
+    bot = start_bot(tmp_path, "outage-desk", url, **env)
+    resting = _wait_for_resting_order(url, bot)
+    with venues.powerledger._lock:
+        (order,) = [o for o in venues.powerledger.orders.values() if o["client_order_id"] == resting]
+        order.update(status=OrderStatus.PARTIALLY_FILLED, filled=Decimal("3.5"), average="40.00")
+    wait_for(lambda: _journalled_fill(url, bot.bot, resting) == Decimal("3.5"), what="the part fill")
+    os.kill(bot.proc.pid, signal.SIGKILL)
+    bot.proc.wait(timeout=30)
+    # when it is started again (trading on) while the Powerledger server is down
+    venues.powerledger.server.stop()
+    venues.powerledger.mode = "fill"
+    restarted = start_bot(tmp_path, "outage-desk", url, **env)
+    api = api_server(
+        options=ApiOptions(echo_orchestrator_output=False, readiness_ttl_s=0),
+        **{
+            **env,
+            "BOT_NAME": "outage-desk",
+            "DATABASE_URL": url,
+            "METRICS_PORT": str(restarted.metrics_port),
+        },
+    )
+    try:
+        wait_for(
+            lambda: _recovery_blocks(restarted) >= 3, timeout=30, what=f"cycles blocked\n{restarted.output()}"
+        )
+        waiting = restarted.samples()
+        held = _readyz(api)
+        # then it neither guessed nor traded: the dead cycle is still open and no cycle was journalled
+        assert _recovered(url, "outage-desk") == []
+        assert _cycle(url, "outage-desk", 2) is None
+        assert waiting["recovery_pending{venue=powerledger}"] == 1
+        # and it is not ready, naming the venue it waits for (names only)
+        assert held.status_code == 503
+        checks = {c["name"]: c for c in held.json()["checks"]}
+        assert checks["recovery"]["status"] == "fail"
+        assert "powerledger" in checks["recovery"]["detail"]
+        assert venues.powerledger.url not in held.text and PL_TOKEN not in held.text
+        # when the venue comes back
+        venues.powerledger.server.start()
+        wait_for(
+            lambda: _recovered(url, "outage-desk") != [], timeout=60, what=f"recovery\n{restarted.output()}"
+        )
+        wait_for(lambda: trade_count(url, "outage-desk") >= 1, timeout=60, what="trading to resume")
+        wait_for(lambda: _readyz(api).status_code == 200, timeout=30, what="ready")
+        resumed = restarted.samples()
+    finally:
+        assert restarted.stop() == 0, restarted.output()
+    # then recovery closed the dead cycle with what the venue says was filled, without a restart
+    (cycle,) = _recovered(url, "outage-desk")
+    (power,) = [o for o in cycle.orders if o.client_order_id == resting]
+    assert power.status is OrderStatus.CANCELLED
+    assert power.filled_mwh == Decimal("3.5") and power.avg_price_gbp == Decimal("40.00")
+    assert cycle.reason == "restart_open_leg"
+    assert resumed["recovery_pending{venue=powerledger}"] == 0
+    assert restarted.proc.returncode == 0
+
+
+def _recovery_blocks(bot: BotProcess) -> float:
+    return bot.samples().get("trades_blocked_total{reason=recovery_pending}", 0.0)
+
+
+def _readyz(api: RunningApi) -> httpx.Response:
+    return httpx.get(f"{api.base_url}/readyz", timeout=10)
+
+
+def _cycle(url: str, bot: str, seq: int) -> Any:
+    journal = Journal.open(url, bot=bot, migrate=False)
+    try:
+        return journal.cycle(f"{bot}-{seq:09d}")
+    finally:
+        journal.close()
 
 
 def _wait_for_resting_order(url: str, bot: BotProcess) -> str:

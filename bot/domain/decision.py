@@ -40,6 +40,8 @@ class Block(StrEnum):
     VENUE_RATE_LIMITED = auto()  # the venue asked us to wait (429)
     VENUE_UNAUTHORIZED = auto()  # the credential was refused (401/403)
     VENUE_ERROR = auto()  # any other venue error (an unreadable answer, an unknown market)
+    # restart recovery is waiting for a venue to say what became of a dead cycle's orders
+    RECOVERY_PENDING = auto()
 
 
 _VENUE_BLOCKS = {

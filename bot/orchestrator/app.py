@@ -13,10 +13,10 @@ from bot.config import ConfigError, Settings
 from bot.domain.decision import limits_from
 from bot.logs import configure, log_secrets
 from bot.metrics import BotMetrics
-from bot.orchestrator.cycle import Orchestrator
+from bot.orchestrator.cycle import Orchestrator, utc_now
 from bot.orchestrator.execution import ExecutionParams
 from bot.orchestrator.lock import EXIT_ALREADY_RUNNING, AlreadyRunning, PidLock
-from bot.orchestrator.recovery import recover
+from bot.orchestrator.recovery import Recovery
 from bot.orchestrator.trigger import CycleLoop, CycleTrigger, book_streams
 from bot.orchestrator.wiring import Adapters, AdapterUnavailable, build_adapters
 
@@ -88,6 +88,10 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
                 loan=adapters.loan,
                 trading_enabled=settings.trading_enabled,
                 paper=adapters.paper,
+                # a venue that cannot say what a dead cycle's orders became blocks trading until it does
+                recovery=Recovery(
+                    journal, {"power": adapters.power, "futures": adapters.futures}, utc_now, metrics
+                ),
             )
             log.info(
                 "orchestrator starting",
@@ -124,11 +128,9 @@ async def _serve(
     if early_stop.is_set():
         orchestrator.stopping.set()
     try:
-        await recover(
-            orchestrator.journal,
-            {"power": orchestrator.power, "futures": orchestrator.futures},
-            orchestrator.clock,
-        )
+        # the first attempt before any cycle; while it waits for a venue, the cycle gate retries it
+        if orchestrator.recovery is not None:
+            await orchestrator.recovery.attempt()
         orchestrator.load_state()
         # a streamed book change starts a cycle at once; legs that only poll wait for the interval
         streams = book_streams((adapters.power, adapters.futures))

@@ -30,6 +30,7 @@ from bot.metrics import BotMetrics
 from bot.orchestrator.execution import ExecutionParams, Sleep
 from bot.orchestrator.ids import cycle_id
 from bot.orchestrator.ports import CycleJournal
+from bot.orchestrator.recovery import Recovery
 from bot.orchestrator.saga import Clock, CycleFailure, SagaSteps
 from bot.orchestrator.state import CycleState
 from bot.venues.base import Venue, VenueError
@@ -69,6 +70,7 @@ class Orchestrator:
         paper: bool = False,
         clock: Clock = utc_now,
         sleep: Sleep = asyncio.sleep,
+        recovery: Recovery | None = None,
     ) -> None:
         self.limits = limits
         self.params = params
@@ -80,6 +82,7 @@ class Orchestrator:
         self.trading_enabled = trading_enabled
         self.paper = paper  # PAPER_TRADING: cycles are journalled as paper
         self.clock = clock
+        self.recovery = recovery  # restart recovery: no cycle starts until it is done
         self.stopping = asyncio.Event()
         self.steps = SagaSteps(
             power=power,
@@ -163,6 +166,11 @@ class Orchestrator:
             trading_enabled=self.trading_enabled,
         )
         self.metrics.trading_window_open.set(0 if closed else 1)
+        if self.recovery is not None and not self.recovery.done:
+            if not await self.recovery.attempt():
+                return self._blocked(now, Block.RECOVERY_PENDING.value)
+            self._day = None  # re-read: the recovered cycles count in today's PnL
+            self.load_state()
         if self._journal_outage.active and not self._journal_back(now):
             return self._blocked(now, "journal_error")
         # the guards run before any market data is read; decide() runs them again at the quotes' time

@@ -46,14 +46,13 @@ class OrderOutcome:
         Only the venue refusing the order is `<leg>_rejected`; an order whose fate is unknown is
         `order_unknown`, and a venue that could not be asked is named by its error kind.
         """
-        unknown = self.state.status is OrderStatus.UNKNOWN
-        if self.placed_unknown and unknown:
+        if self.state.status is OrderStatus.UNKNOWN:  # before the deadline: a lost venue is not a timeout
             return "order_unknown"
         if self.error_kind is not None and self.error_kind != "rejected" and not self.placed_unknown:
             return venue_block(self.error_kind).value
         if self.timed_out:
             return "order_timeout"
-        return "order_unknown" if unknown else f"{leg}_rejected"
+        return f"{leg}_rejected"
 
 
 def _settled(state: OrderState) -> bool:
@@ -63,7 +62,7 @@ def _settled(state: OrderState) -> bool:
 
 async def _place(venue: Venue, order: OrderRequest) -> tuple[OrderState, str | None]:
     """The venue's answer; a `VenueError` becomes REJECTED (nothing was taken) or, when the
-    request may have reached the venue (timeout, dropped connection, 5xx), UNKNOWN."""
+    request may have reached the venue (timeout, 5xx, an unreadable answer), UNKNOWN."""
     try:
         return await venue.place(order), None
     except VenueError as exc:

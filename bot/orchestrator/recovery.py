@@ -1,22 +1,45 @@
-"""Restart recovery: close cycles a killed process left STARTED, from the journal and the venues."""
+"""Restart recovery: close cycles a killed process left STARTED, from the journal and the venues.
+
+Recovery never guesses: when a venue cannot be reached to say what became of an order, the cycle
+is left open and `RecoveryPending` names the venue. `Recovery` retries it with a bounded backoff
+(`bot.journal.backoff`) while the cycle gate blocks trading (`recovery_pending`); once every venue
+has answered, trading starts without a restart.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
 from bot.domain.market import OrderState, OrderStatus
 from bot.domain.pnl import money, net_position
+from bot.journal.backoff import Backoff
 from bot.journal.records import CycleRecord, CycleStatus, OrderRecord
+from bot.metrics import BotMetrics
 from bot.orchestrator.ports import CycleJournal
 from bot.orchestrator.state import fills_of
-from bot.venues.base import Venue, VenueError
+from bot.venues.base import VENUE_DOWN_KINDS, Venue, VenueError
 
 log = logging.getLogger("bot.orchestrator.recovery")
 ZERO = Decimal(0)
+# A venue that failed with one of these said nothing about the order: ask again, never guess.
+UNANSWERED_KINDS: frozenset[str] = VENUE_DOWN_KINDS | {"rate_limited"}
+
+
+class RecoveryPending(Exception):
+    """A venue could not be reached to say what became of a dead cycle's order (names only)."""
+
+    def __init__(self, venues: Iterable[str]) -> None:
+        self.venues = tuple(sorted(set(venues)))
+        super().__init__(f"recovery waits for {', '.join(self.venues)}: not reachable")
+
+
+class _Unanswered(Exception):
+    def __init__(self, venue: str) -> None:
+        self.venue = venue
 
 
 async def recover(
@@ -31,10 +54,18 @@ async def recover(
     cycle is gone), one the venue never received is UNKNOWN with nothing filled. The cycle's
     position and cash are those of its orders' fills. A leg found open is reported loudly
     (runbook: close it by hand) rather than traded blind after a crash. Returns the closed cycles.
+    Raises `RecoveryPending` when a venue cannot be reached (its cycle is left open).
     """
     closed = []
     for cycle in journal.incomplete_cycles():
-        orders = [await _settle(venues.get(order.leg), order, clock) for order in cycle.orders]
+        orders, unanswered = [], set()
+        for order in cycle.orders:
+            try:
+                orders.append(await _settle(venues.get(order.leg), order, clock))
+            except _Unanswered as exc:
+                unanswered.add(exc.venue)
+        if unanswered:
+            raise RecoveryPending(unanswered)  # this cycle stays open; the next attempt asks again
         fills = fills_of(orders)
         open_power, open_futures = net_position(fills, "power"), net_position(fills, "futures")
         cash = money(sum((f.cash for f in fills), ZERO))
@@ -104,7 +135,11 @@ async def _query(venue: Venue | None, order: OrderRecord) -> OrderState | None:
         return None
     try:
         return await venue.status(order.client_order_id, order.venue_order_id)
-    except (VenueError, KeyError, LookupError) as exc:
+    except VenueError as exc:
+        _unless_answered(venue, exc)
+        log.warning("order %s unknown to %s after restart: %s", order.client_order_id, venue.name, exc)
+        return None
+    except LookupError as exc:  # KeyError included: an id the venue never saw
         log.warning("order %s unknown to %s after restart: %s", order.client_order_id, venue.name, exc)
         return None
 
@@ -117,8 +152,61 @@ async def _cancel(venue: Venue, state: OrderState, venue_order_id: str | None) -
     try:
         return await venue.cancel(state.client_order_id, state.venue_order_id or venue_order_id)
     except VenueError as exc:
+        _unless_answered(venue, exc)
         log.error("cancel of %s failed after restart: %s", state.client_order_id, exc)
         return state
+
+
+def _unless_answered(venue: Venue, exc: VenueError) -> None:
+    """Raise `_Unanswered` when the venue did not answer (down, breaker open, rate limited)."""
+    if exc.kind in UNANSWERED_KINDS:
+        log.warning("%s could not be reached during recovery (%s); asking again later", venue.name, exc.kind)
+        raise _Unanswered(venue.name) from exc
+
+
+class Recovery:
+    """Restart recovery until it completes: retried with backoff while a venue cannot answer.
+
+    `attempt()` is called once at start and then by the cycle gate before each cycle; no cycle
+    starts until it returns True. `recovery_pending{venue}` names the venues it waits for.
+    """
+
+    def __init__(
+        self,
+        journal: CycleJournal,
+        venues: dict[str, Venue],
+        clock: Callable[[], datetime],
+        metrics: BotMetrics,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self._journal = journal
+        self._venues = venues
+        self._clock = clock
+        self._metrics = metrics
+        self._backoff = backoff or Backoff()
+        self.done = False
+
+    async def attempt(self) -> bool:
+        """Recover when the backoff allows; True once done (every venue asked has answered)."""
+        if self.done:
+            return True
+        if not self._backoff.due():
+            return False
+        try:
+            await recover(self._journal, self._venues, self._clock)
+        except RecoveryPending as exc:
+            delay = self._backoff.failed()
+            self._metrics.set_recovery_pending(exc.venues)
+            log.error("%s; no cycle starts until it answers (next attempt in %.1f s)", exc, delay)
+            return False
+        except Exception:
+            delay = self._backoff.failed()
+            log.exception("restart recovery failed; no cycle starts (next attempt in %.1f s)", delay)
+            return False
+        self._backoff.reset()
+        self._metrics.set_recovery_pending(())
+        self.done = True
+        return True
 
 
 def _updated(order: OrderRecord, state: OrderState, now: datetime) -> OrderRecord:

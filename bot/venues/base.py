@@ -37,8 +37,10 @@ VENUE_DOWN_KINDS: frozenset[str] = frozenset(
 )
 
 # Kinds after which a write may have reached the venue: the order's fate is unknown, so it is
-# asked about, never taken as refused (and never sent again).
-OUTCOME_UNKNOWN_KINDS: frozenset[str] = frozenset({"timeout", "unreachable", "server_error", "malformed"})
+# asked about, never taken as refused (and never sent again). Not `unreachable`: an adapter raises
+# it from `place()` only when the connection was refused, so nothing was sent (a connection lost
+# after sending is resolved inside the adapter, or raised as `timeout`).
+OUTCOME_UNKNOWN_KINDS: frozenset[str] = frozenset({"timeout", "server_error", "malformed"})
 
 # A venue's circuit breaker as `health()` reports it; "none" for a venue that has no breaker.
 BreakerStateName = Literal["closed", "open", "half_open", "none"]

@@ -64,4 +64,6 @@ def ccxt_futures(settings: Settings, observer: VenueObserver | None = None) -> V
         retry=RetryPolicy(attempts=settings.venue_read_retries),
         request_timeout_s=float(settings.venue_connect_timeout_secs + settings.venue_read_timeout_secs),
         observer=observer,
+        breaker_failures=settings.venue_breaker_failures,
+        breaker_cool_down_s=float(settings.venue_breaker_cooldown_secs),
     )

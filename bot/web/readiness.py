@@ -1,10 +1,12 @@
-"""Readiness: configuration, journal, the trading loop, and each enabled venue's reachability.
+"""Readiness: configuration, journal, the trading loop, each enabled venue, and restart recovery.
 
 Results carry names and fixed phrases only: never a price, an address with credentials or an
 error body (a failed venue is named with its error kind, e.g. `unauthorized`). Each venue's
 health (up, last latency, circuit breaker) is read after its ping. Venue pings are shared for a
 few seconds because `/readyz` is open to anyone who reaches the pod, and each call must not turn
-into a call to every venue.
+into a call to every venue. Restart recovery is read from the orchestrator's exporter (the
+`recovery_pending{venue}` gauge, the series `/metrics` already relays): while it waits for a
+venue, the bot is not ready and the check names that venue.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Settings
 from bot.loans.base import FlashLoan
@@ -50,14 +55,21 @@ class ProbeRound:
     venues: list[VenueHealth]
 
 
+Report = Callable[[], Awaitable[Check]]  # a check that says its own result (restart recovery)
+
+
 class VenueProbes:
     """The enabled venues and loan as the orchestrator would build them, pinged on demand."""
 
     def __init__(
-        self, probes: Sequence[Probe], closers: Sequence[Callable[[], Awaitable[None]]] = ()
+        self,
+        probes: Sequence[Probe],
+        closers: Sequence[Callable[[], Awaitable[None]]] = (),
+        reports: Sequence[Report] = (),
     ) -> None:
         self._probes = list(probes)
         self._closers = list(closers)
+        self._reports = list(reports)
         self._failure: Check | None = None
 
     @classmethod
@@ -69,7 +81,8 @@ class VenueProbes:
     async def run(self, timeout_s: float) -> ProbeRound:
         if self._failure is not None:
             return ProbeRound([self._failure], [])
-        checks = list(await asyncio.gather(*(_ping(probe, timeout_s) for probe in self._probes)))
+        pings = (_ping(probe, timeout_s) for probe in self._probes)
+        checks = list(await asyncio.gather(*pings, *(report() for report in self._reports)))
         venues = [probe.health() for probe in self._probes if probe.health is not None]
         return ProbeRound(checks, venues)
 
@@ -108,17 +121,49 @@ def adapter_probes(settings: Settings) -> VenueProbes:
     except Exception:
         log.warning("could not build the venue adapters for readiness checks", exc_info=True)
         return VenueProbes.unavailable("venues", "adapters could not be built")
-    return venue_probes((adapters.power, adapters.futures), adapters.loan)
+    reports = [recovery_report(settings.metrics_port)] if settings.metrics_port else []
+    return venue_probes((adapters.power, adapters.futures), adapters.loan, reports)
 
 
-def venue_probes(venues: Sequence[Venue], loan: FlashLoan | None = None) -> VenueProbes:
-    """Probes of these venues (named `<leg>:<venue>`, with their health) and of the loan, if any."""
+def recovery_report(metrics_port: int, timeout_s: float = 2.0) -> Report:
+    """The `recovery` check: fails while the orchestrator's restart recovery waits for a venue.
+
+    Read from its exporter on loopback (as `/metrics` reads it). No exporter answering (no loop
+    running) skips the check: the `orchestrator` check says whether the loop is up.
+    """
+
+    async def report() -> Check:
+        try:
+            async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False) as client:
+                answer = await client.get(f"http://127.0.0.1:{metrics_port}/metrics")
+            answer.raise_for_status()
+            waiting = sorted(
+                sample.labels.get("venue", "")
+                for family in text_string_to_metric_families(answer.text)
+                if family.name == "recovery_pending"
+                for sample in family.samples
+                if sample.value >= 1
+            )
+        except (httpx.HTTPError, ValueError):
+            return Check("recovery", "skipped", "the trading loop's metrics are not reachable")
+        if waiting:
+            return Check("recovery", "fail", f"restart recovery pending: waiting for {', '.join(waiting)}")
+        return Check("recovery", "ok", "no restart recovery pending")
+
+    return report
+
+
+def venue_probes(
+    venues: Sequence[Venue], loan: FlashLoan | None = None, reports: Sequence[Report] = ()
+) -> VenueProbes:
+    """Probes of these venues (named `<leg>:<venue>`, with their health), of the loan, if any, and
+    the `reports` (restart recovery)."""
     probes = [Probe(f"{v.leg}:{v.name}", v.ping, functools.partial(venue_health, v)) for v in venues]
     closers = [venue.close for venue in venues]
     if loan is not None:
         probes.append(Probe(f"loan:{loan.name}", loan.ping))
         closers.append(loan.close)
-    return VenueProbes(probes, closers)
+    return VenueProbes(probes, closers, reports)
 
 
 class SharedResult:

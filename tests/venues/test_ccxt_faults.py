@@ -204,22 +204,6 @@ async def test_an_order_refused_at_connect_was_never_sent_and_may_be_sent_again(
     assert (await venue.place(sell("later-1"))).status is OrderStatus.FILLED
 
 
-async def test_the_venue_going_away_mid_sequence_and_coming_back(
-    binance: BinanceStub, open_venue: VenueFactory
-) -> None:
-    venue = open_venue(binance)
-    assert (await venue.place(sell("away-1", limit="60"))).status is OrderStatus.OPEN
-    await binance.stop()
-    for call in (venue.status, venue.cancel):
-        with pytest.raises(VenueError) as caught:
-            await call("away-1")
-        assert caught.value.kind == "unreachable"
-        assert_safe(caught.value)
-    await binance.start()
-    cancelled = await venue.cancel("away-1")
-    assert cancelled.status is OrderStatus.CANCELLED
-
-
 async def test_every_request_is_reported_to_the_observer(
     binance: BinanceStub, open_venue: VenueFactory
 ) -> None:

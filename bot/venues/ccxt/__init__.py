@@ -6,12 +6,15 @@ what each setting does. Nothing is built or sent at import.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from bot.venues.ccxt.exchange import build_exchange
 from bot.venues.ccxt.retry import RetryPolicy
 from bot.venues.ccxt.venue import CcxtVenue
+from bot.venues.http.breaker import CircuitBreaker
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -29,6 +32,9 @@ def build_ccxt_venue(
     request_timeout_s: float = 10.0,
     stream_url: str | None = None,
     observer: VenueObserver | None = None,
+    breaker_failures: int = 5,
+    breaker_cool_down_s: float = 30.0,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> Venue:
     """The CCXT venue the LIVE_* settings describe (nothing is sent until it is used).
 
@@ -36,6 +42,8 @@ def build_ccxt_venue(
     LIVE_SANDBOX uses ccxt's sandbox; LIVE_API_URL replaces every REST endpoint (exclusive with
     the sandbox); LIVE_STREAMING=0 polls the book over REST; BOOK_LEVELS levels a side are kept.
     `stream_url` moves the websocket endpoints the same way (no setting yet: tests use it).
+    The circuit breaker opens after `breaker_failures` consecutive failures and probes after
+    `breaker_cool_down_s` on the `monotonic` clock (the factory passes VENUE_BREAKER_*).
     """
     if not settings.live_exchange or not settings.live_symbol:
         raise ValueError(
@@ -60,6 +68,13 @@ def build_ccxt_venue(
         poll_interval_s=float(max(settings.cycle_interval_secs, _MIN_POLL_S)),
         retry=retry,
         observer=observer,
+        breaker=CircuitBreaker(
+            f"ccxt-{exchange.id}",
+            failure_threshold=breaker_failures,
+            cool_down_s=breaker_cool_down_s,
+            clock=monotonic,
+        ),
+        monotonic=monotonic,
     )
 
 

@@ -8,6 +8,9 @@
   that holds it.
 - Reads (books, markets, status, cancel) are retried with backoff and jitter (`retry.py`). A rate
   limit's `Retry-After` is obeyed: until it has passed, calls fail locally without being sent.
+- Every call goes through the REST venues' circuit breaker (`bot/venues/http/breaker.py`): after
+  its threshold of consecutive failures calls fail fast with `venue_unavailable`, unsent, until a
+  probe after the cool-down succeeds.
 - `books()` yields each change of the book: ccxt.pro's `watch_order_book` where the exchange has
   it and streaming is on, `fetch_order_book` polling otherwise. `book()` answers from that feed
   while it is healthy, from REST otherwise.
@@ -28,10 +31,15 @@ from bot.venues.ccxt.errors import OUTCOME_UNKNOWN_KINDS, is_duplicate_order, re
 from bot.venues.ccxt.exchange import CLIENT_ID_PARAMS, ClientIdParams
 from bot.venues.ccxt.retry import RetryPolicy
 from bot.venues.ccxt.wire import order_terms, to_book, to_order_state
+from bot.venues.http.breaker import CircuitBreaker
+from bot.venues.http.transport import VENUE_TROUBLE
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _TRANSPORT_KINDS = frozenset({"timeout", "unreachable", "server_error"})
+# Outcomes that count against the breaker: the REST venues' set, plus the exchange's own 503
+# (ccxt maps it to `venue_unavailable`; our breaker's refusals are never counted, nothing was sent).
+_BREAKER_FAILURES = VENUE_TROUBLE | {"venue_unavailable"}
 
 
 class CcxtVenue:
@@ -48,6 +56,8 @@ class CcxtVenue:
         retry: RetryPolicy | None = None,
         observer: VenueObserver | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        breaker: CircuitBreaker | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.exchange = exchange
         self.symbol = symbol
@@ -61,6 +71,8 @@ class CcxtVenue:
         self._observer = observer
         self._last = LastCall()  # what `health()` reports
         self._clock = clock
+        self._monotonic = monotonic  # the breaker's cool-down and Retry-After
+        self.breaker = breaker or CircuitBreaker(self.name, clock=monotonic)
         self._market: dict[str, Any] | None = None
         self._market_lock = asyncio.Lock()
         self._venue_ids: dict[str, str | None] = {}  # client id -> venue id, for every order sent
@@ -74,30 +86,48 @@ class CcxtVenue:
     # -- calls ---------------------------------------------------------------------------------
 
     async def _call(self, endpoint: str, call: Callable[[], Awaitable[T]]) -> T:
-        """One request, its error mapped to a `VenueError`, the observer told either way."""
-        left = self._quiet_until - time.monotonic()
+        """One request through the breaker, its error mapped to a `VenueError`, the observer told."""
+        try:
+            self._check_quiet(endpoint)
+            self.breaker.before_call()
+        except VenueError as exc:
+            self._observe(endpoint, time.monotonic(), exc.kind)
+            raise
+        started = time.monotonic()
+        try:
+            result = await call()
+        except VenueError as exc:
+            self._settle(endpoint, started, exc.kind)
+            raise
+        except Exception as exc:
+            error = venue_error(exc, venue=self.name, action=endpoint)
+            self._settle(endpoint, started, error.kind)
+            if error.kind == "rate_limited" and error.retry_after:
+                self._quiet_until = max(self._quiet_until, self._monotonic() + error.retry_after)
+            raise error from exc
+        except BaseException:  # cancelled: neither a success nor a failure of the venue
+            self.breaker.abandon_probe()
+            raise
+        self._settle(endpoint, started, "ok")
+        return result
+
+    def _check_quiet(self, endpoint: str) -> None:
+        """Before a rate limit's `Retry-After` has passed, send nothing."""
+        left = self._quiet_until - self._monotonic()
         if left > 0:
             raise VenueError(
                 f"{self.name} {endpoint} not sent: the venue rate-limited us; {left:.1f} s left",
                 kind="rate_limited",
                 retry_after=left,
             )
-        started = time.monotonic()
-        try:
-            result = await call()
-        except asyncio.CancelledError:
-            raise
-        except VenueError as exc:
-            self._observe(endpoint, started, exc.kind)
-            raise
-        except Exception as exc:
-            error = venue_error(exc, venue=self.name, action=endpoint)
-            self._observe(endpoint, started, error.kind)
-            if error.kind == "rate_limited" and error.retry_after:
-                self._quiet_until = max(self._quiet_until, time.monotonic() + error.retry_after)
-            raise error from exc
-        self._observe(endpoint, started, "ok")
-        return result
+
+    def _settle(self, endpoint: str, started: float, outcome: str) -> None:
+        """Count the outcome for the breaker (an answer, even a refusal, closes it) and observe it."""
+        if outcome in _BREAKER_FAILURES:
+            self.breaker.record_failure()
+        else:
+            self.breaker.record_success()
+        self._observe(endpoint, started, outcome)
 
     async def _read(self, endpoint: str, call: Callable[[], Awaitable[T]]) -> T:
         """A call that is safe to repeat, retried per the policy."""
@@ -110,8 +140,8 @@ class CcxtVenue:
             self._observer(self.name, endpoint, seconds, outcome)
 
     def health(self) -> VenueHealth:
-        """The last request's outcome and latency; ccxt venues have no circuit breaker ("none")."""
-        return self._last.health(self.name, self.leg, "none")
+        """The last request's outcome and latency and the breaker's state; sends nothing."""
+        return self._last.health(self.name, self.leg, self.breaker.state)
 
     async def market(self) -> dict[str, Any]:
         """The symbol's market, loading the exchange's markets once (a failed load is tried again)."""
