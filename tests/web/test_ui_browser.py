@@ -1,19 +1,20 @@
 """The control panel in headless Chromium (Debian's, driven by Playwright; no browser download).
 
 The panel is loaded from a running server, a key is entered, a simulated trading loop is started
-and stopped from it, trades appear in the table and the charts draw; refusals are shown plainly.
-A screenshot is kept in test-artifacts/ui.png.
+and stopped from it, trades appear in the table and the four uPlot charts draw, show hovered values
+and zoom; refusals are shown plainly. A screenshot is kept in test-artifacts/ui.png.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Request, expect, sync_playwright
 
 from bot.markets.model import MarketModel
 from bot.web.context import ApiOptions
@@ -32,6 +33,9 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# chart element -> decimal places its legend shows
+CHARTS = {"pnl-chart": 2, "spread-chart": 2, "blocked-chart": 0, "latency-chart": 2}
+LOOPBACK = re.compile(r"^(https?|wss?)://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/")
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +102,95 @@ def quick_trading_seed() -> int:
     return best[0] if best else 7
 
 
+@dataclass
+class PageWatch:
+    """What a page asked for and complained about while a test ran."""
+
+    requests: list[str] = field(default_factory=list)
+    csp_messages: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def csp_violations(self, page: Page) -> list[str]:
+        return self.csp_messages + page.evaluate("() => window.__cspViolations || []")
+
+
+def watch(page: Page) -> PageWatch:
+    """Record every request, every CSP complaint (console or securitypolicyviolation) and page error."""
+    seen = PageWatch()
+    page.add_init_script(
+        "window.__cspViolations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " (e) => window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));"
+    )
+
+    def on_console(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            seen.csp_messages.append(message.text)
+
+    def on_request(request: Request) -> None:
+        seen.requests.append(request.url)
+
+    page.on("console", on_console)
+    page.on("request", on_request)
+    page.on("pageerror", lambda error: seen.errors.append(str(error)))
+    return seen
+
+
+def plot_summary(page: Page, chart: str) -> dict[str, object]:
+    """The uPlot instance drawn in a chart element: its x range and how many columns and points."""
+    return page.evaluate(
+        """(id) => {
+            const u = FlashCharts.plotOf(id);
+            if (!u) return { drawn: false };
+            return { drawn: u.root.parentElement === document.getElementById(id), series: u.series.length,
+                     points: u.data[0].length, min: u.scales.x.min, max: u.scales.x.max };
+        }""",
+        chart,
+    )
+
+
+def hover_last_point(page: Page, chart: str) -> tuple[float, Locator]:
+    """Move the mouse onto the first series' newest point; its value and the legend's cell for it."""
+    target = page.evaluate(
+        """(id) => {
+            const u = FlashCharts.plotOf(id);
+            u.root.scrollIntoView({ block: "center" });
+            const values = u.data[1];
+            let i = values.length - 1;
+            while (values[i] === null) i--;
+            const box = u.over.getBoundingClientRect();
+            const inside = (at, size) => Math.min(Math.max(at, 1), size - 1); // the newest sits on the edge
+            return { x: box.left + inside(u.valToPos(u.data[0][i], "x"), box.width),
+                     y: box.top + inside(u.valToPos(values[i], "y"), box.height), value: values[i] };
+        }""",
+        chart,
+    )
+    page.mouse.move(target["x"], target["y"])
+    return target["value"], page.locator(f"#{chart} .u-legend .u-series").nth(1).locator(".u-value")
+
+
+def drag_and_reset(page: Page, chart: str) -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
+    """Drag across the middle half of a chart, then double-click it: the plot before, zoomed, reset."""
+    before = plot_summary(page, chart)
+    box = page.evaluate(
+        """(id) => {
+            const u = FlashCharts.plotOf(id);
+            u.root.scrollIntoView({ block: "center" });
+            const r = u.over.getBoundingClientRect();
+            return { left: r.left, top: r.top, width: r.width, height: r.height };
+        }""",
+        chart,
+    )
+    y = box["top"] + box["height"] / 2
+    page.mouse.move(box["left"] + box["width"] * 0.25, y)
+    page.mouse.down()
+    page.mouse.move(box["left"] + box["width"] * 0.75, y, steps=8)
+    page.mouse.up()
+    zoomed = plot_summary(page, chart)
+    page.mouse.dblclick(box["left"] + box["width"] / 2, y)
+    return before, zoomed, plot_summary(page, chart)
+
+
 def _connect(page: Page, server: RunningApi, key: str) -> None:
     page.goto(f"{server.base_url}/ui/")
     page.fill("#api-key", key)
@@ -121,6 +214,7 @@ def test_the_key_lives_in_session_storage_only(page: Page, server: RunningApi) -
 
 def test_start_a_simulated_loop_see_trades_and_charts_then_stop_it(page: Page, server: RunningApi) -> None:
     # given a connected panel
+    seen = watch(page)
     _connect(page, server, API_KEY)
     expect(page.locator("#identity")).to_contain_text("api-key:")
     # when the loop of a bot configured for an always-open market is started with overrides for its pace
@@ -147,13 +241,34 @@ def test_start_a_simulated_loop_see_trades_and_charts_then_stop_it(page: Page, s
     expect(page.locator("#pnl-chart")).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
     expect(page.locator("#spread-chart")).to_have_attribute("data-markers", re.compile(r"^[1-9]\d*$"))
     expect(page.locator("#blocked li").first).not_to_have_text("none")
+    expect(page.locator("#blocked-chart")).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
+    expect(page.locator("#latency-chart")).to_have_attribute(
+        "data-points", re.compile(r"^([3-9]|\d{2,})$"), timeout=15_000
+    )
+    # and each of the four charts is a uPlot with data, its legend showing the value under the mouse
+    page.uncheck("#auto-refresh")  # hold the data still while the mouse reads it
+    page.wait_for_timeout(2_500)  # let a refresh already in flight land
+    for chart, places in CHARTS.items():
+        summary = plot_summary(page, chart)
+        assert summary["drawn"] and summary["points"] and summary["series"] >= 2, (chart, summary)
+        value, legend = hover_last_point(page, chart)
+        expect(legend).to_have_text(f"{value:.{places}f}")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui.png"), full_page=True)
+    # and a drag zooms into a time range that a double-click resets
+    before, zoomed, reset = drag_and_reset(page, "latency-chart")
+    assert before["min"] < zoomed["min"] < zoomed["max"] < before["max"], (before, zoomed)
+    assert (reset["min"], reset["max"]) == (before["min"], before["max"])
     # and when it is stopped it ends cleanly
     page.click("#stop-btn")
     expect(page.locator("#control-result")).to_contain_text("exit code 0", timeout=45_000)
     expect(page.locator("#orch-state")).to_have_text(re.compile("exited|stopped"))
     expect(page.locator("#log-tail")).to_contain_text("orchestrator stopped")
+    # and the panel never left this machine, broke its CSP or threw
+    assert [url for url in seen.requests if not url.startswith("data:") and not LOOPBACK.match(url)] == []
+    assert any("/ui/vendor/uplot/uPlot.iife.min.js" in url for url in seen.requests)
+    assert seen.csp_violations(page) == []
+    assert seen.errors == []
 
 
 def test_invalid_overrides_are_refused_naming_the_key(page: Page, server: RunningApi) -> None:

@@ -8,7 +8,27 @@
   const REFRESH_MS = 2000;
   const $ = (id) => document.getElementById(id);
 
-  const state = { canControl: false, connected: false, timer: null, spreadSamples: [], busy: false };
+  // Samples the page takes on each refresh (the API answers only "now" for these): last spread,
+  // today's blocked cycles by reason, each venue's last latency.
+  const MAX_SAMPLES = 600;
+  const state = {
+    canControl: false, connected: false, timer: null, busy: false,
+    spreadSamples: [], blockedSamples: [], latencySamples: [],
+  };
+  function keepSample(samples, sample) {
+    samples.push(sample);
+    if (samples.length > MAX_SAMPLES) samples.shift();
+  }
+  // [{ t, values: { name: number } }] -> one chart series per name seen; `missing` stands in for a
+  // name a sample lacks (undefined: no point there)
+  function seriesByName(samples, colors, { missing, ...extra } = {}) {
+    const names = [...new Set(samples.flatMap((s) => Object.keys(s.values)))].sort();
+    return names.map((name, i) => ({
+      label: name, color: colors[i % colors.length], ...extra,
+      points: samples.map((s) => ({ t: s.t, v: s.values[name] ?? missing })).filter((p) => p.v !== undefined),
+    }));
+  }
+  const PALETTE = ["#1f5fa8", "#b3261e", "#1f8a4c", "#a86500", "#6b3fa0", "#0f7c86", "#69736f"];
 
   // -- connection -----------------------------------------------------------------------------
   function baseUrl() {
@@ -136,6 +156,7 @@
       const failing = ready.checks.filter((c) => c.status === "fail").map((c) => `${c.name}: ${c.detail || "fail"}`);
       $("readiness").textContent = ready.ready ? "ready" : `not ready\n${failing.join("\n")}`;
       renderVenues(ready.venues || []);
+      drawLatency(ready.venues || []);
     } catch (err) {
       setStatus($("health"), "down", "bad");
       $("readiness").textContent = "";
@@ -157,6 +178,23 @@
       li.className = v.up === false || v.breaker === "open" ? "bad" : v.up ? "ok" : "muted";
       list.appendChild(li);
     }
+  }
+
+  function drawLatency(venues) {
+    const values = {};
+    for (const v of venues) if (v.last_latency_ms !== null) values[`${v.leg} ${v.venue}`] = v.last_latency_ms;
+    if (state.connected && Object.keys(values).length) keepSample(state.latencySamples, { t: Date.now(), values });
+    FlashCharts.draw($("latency-chart"), seriesByName(state.latencySamples, PALETTE),
+      { places: 2, empty: "no venue called yet" });
+  }
+
+  function drawBlocked(blocked) {
+    const values = {};
+    // a reason not listed was not blocked today (yet): its count is 0
+    for (const b of blocked) values[`${b.reason} (${b.outcome})`] = b.count;
+    keepSample(state.blockedSamples, { t: Date.now(), values });
+    FlashCharts.draw($("blocked-chart"), seriesByName(state.blockedSamples, PALETTE, { stepped: true, missing: 0 }),
+      { places: 0, includeZero: true, empty: "nothing blocked today" });
   }
 
   function renderOrchestrator(orch) {
@@ -196,6 +234,7 @@
       li.textContent = `${b.reason} (${b.outcome}): ${b.count}`;
       list.appendChild(li);
     }
+    drawBlocked(st.blocked_today);
     const rows = Object.entries(st.settings).map(([k, v]) => [cell(k), cell(v === null ? "" : Array.isArray(v) ? v.join(",") : String(v))]);
     fillTable("config", rows, "no settings", 2);
   }
@@ -241,11 +280,8 @@
   async function refreshSpreads() {
     const [spreads, metrics] = await Promise.all([call("/spreads?limit=300"), call("/metrics", { text: true }).catch(() => "")]);
     const match = /^last_spread\s+(-?[\d.eE+-]+)\s*$/m.exec(metrics);
-    if (match && state.connected) {
-      state.spreadSamples.push({ t: Date.now(), v: Number(match[1]) });
-      if (state.spreadSamples.length > 600) state.spreadSamples.shift();
-    }
-    const trades = spreads.items.map((p) => ({ t: Date.parse(p.at), v: Number(p.spread_gbp) }));
+    if (match && state.connected) keepSample(state.spreadSamples, { t: Date.now(), v: Number(match[1]) });
+    const trades = spreads.items.filter((p) => p.traded).map((p) => ({ t: Date.parse(p.at), v: Number(p.spread_gbp) }));
     const series = [];
     if (state.spreadSamples.length > 1) series.push({ label: "last spread (sampled)", color: "#1f5fa8", points: state.spreadSamples });
     else series.push({ label: "spread at trades", color: "#1f5fa8", points: trades });
@@ -291,6 +327,8 @@
     state.connected = false;
     state.canControl = false;
     state.spreadSamples = [];
+    state.blockedSamples = [];
+    state.latencySamples = [];
     if (clearKey) sessionStorage.removeItem(STORE_KEY);
     $("identity").textContent = "not connected";
     setControls();

@@ -1,116 +1,109 @@
-// Small canvas charts for the control panel: time on x, one or more series on y, optional markers.
-// No library, no network: everything the panel draws is here.
+// The control panel's time charts, drawn by the vendored uPlot (vendor/uplot/, see its README):
+// a legend that shows the hovered values, drag to zoom, double-click to reset. Times are UTC.
 "use strict";
 
 const FlashCharts = (() => {
-  const PAD = { left: 56, right: 12, top: 12, bottom: 28 };
+  const HEIGHT = 240;
+  const charts = new Map(); // element id -> { plot, labels }
+  const utcDate = (seconds) => uPlot.tzDate(new Date(seconds * 1e3), "Etc/UTC");
+  const utcLabel = uPlot.fmtDate("{YYYY}-{MM}-{DD} {HH}:{mm}:{ss} UTC");
+  const clock = uPlot.fmtDate("{HH}:{mm}:{ss}");
+  const dayClock = uPlot.fmtDate("{MM}-{DD} {HH}:{mm}");
+  // A lone sample gets a minute of axis around it (uPlot would give it a whole day).
+  const timeRange = (u, min, max) => (u.data[0].length === 1 ? [u.data[0][0] - 30, u.data[0][0] + 30] : [min, max]);
+  // y tick labels are as wide as they need to be (~7 px a character at 11 px)
+  const labelWidth = (u, values) => 18 + 7 * Math.max(4, ...(values || []).map((v) => String(v).length));
 
-  function niceStep(range, targetTicks) {
-    const raw = range / Math.max(1, targetTicks);
-    const mag = Math.pow(10, Math.floor(Math.log10(raw || 1)));
-    const norm = raw / mag;
-    const step = norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10;
-    return step * mag;
+  // Colours come from the page's stylesheet, so the charts follow the panel's theme.
+  function themed(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   }
 
-  function timeLabel(ms, spanMs) {
-    const d = new Date(ms);
-    const hh = String(d.getUTCHours()).padStart(2, "0");
-    const mm = String(d.getUTCMinutes()).padStart(2, "0");
-    const ss = String(d.getUTCSeconds()).padStart(2, "0");
-    if (spanMs > 2 * 86400e3) return `${d.getUTCMonth() + 1}/${d.getUTCDate()}`;
-    if (spanMs > 3600e3) return `${hh}:${mm}`;
-    return `${hh}:${mm}:${ss}`;
+  // series [{ points: [{ t: ms, v }] }] -> uPlot's aligned columns [seconds, values...] (null = no point)
+  function aligned(series) {
+    const times = [...new Set(series.flatMap((s) => s.points.map((p) => p.t)))].sort((a, b) => a - b);
+    const index = new Map(times.map((t, i) => [t, i]));
+    const columns = series.map((s) => {
+      const values = new Array(times.length).fill(null);
+      for (const p of s.points) values[index.get(p.t)] = p.v;
+      return values;
+    });
+    return [times.map((t) => t / 1e3), ...columns];
   }
 
-  function prepare(canvas) {
-    const ratio = window.devicePixelRatio || 1;
-    const width = canvas.clientWidth || canvas.width;
-    const height = canvas.clientHeight || canvas.height;
-    if (canvas.width !== Math.round(width * ratio) || canvas.height !== Math.round(height * ratio)) {
-      canvas.width = Math.round(width * ratio);
-      canvas.height = Math.round(height * ratio);
-    }
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.clearRect(0, 0, width, height);
-    return { ctx, width, height };
+  function seriesOptions(s, places) {
+    const options = {
+      label: s.label,
+      stroke: s.color,
+      width: 1.8,
+      spanGaps: true,
+      value: (u, v) => (v === null || v === undefined ? "–" : v.toFixed(places)),
+      points: { show: s.markers === true || s.points.length === 1, size: 7, fill: s.color },
+    };
+    if (s.line === false) options.paths = () => null;
+    if (s.stepped) options.paths = uPlot.paths.stepped({ align: 1 });
+    return options;
   }
 
-  // series: [{ label, color, points: [{ t: ms, v: number }], line: bool, markers: bool }]
-  function draw(canvas, series, options = {}) {
-    const { ctx, width, height } = prepare(canvas);
-    const all = series.flatMap((s) => s.points);
-    canvas.dataset.points = String(all.length);
-    canvas.dataset.markers = String(series.filter((s) => s.markers).reduce((n, s) => n + s.points.length, 0));
-    ctx.font = "11px system-ui, sans-serif";
-    ctx.fillStyle = "#69736f";
-    if (all.length === 0) {
-      ctx.fillText(options.empty || "no data yet", PAD.left, height / 2);
+  function create(el, series, options) {
+    const muted = themed("--muted");
+    const axis = { stroke: muted, grid: { stroke: themed("--line"), width: 1 }, ticks: { stroke: themed("--line") } };
+    const places = options.places ?? 2;
+    const opts = {
+      width: Math.max(el.clientWidth, 200),
+      height: HEIGHT,
+      tzDate: utcDate,
+      cursor: { drag: { x: true, y: false } }, // drag selects a time range and zooms; double-click resets
+      legend: { live: true },
+      scales: {
+        x: { time: true, range: timeRange },
+        y: options.includeZero ? { range: (u, min, max) => uPlot.rangeNum(Math.min(min, 0), Math.max(max, 0), 0.1, true) } : {},
+      },
+      axes: [
+        { ...axis, space: 80, values: (u, ticks) => ticks.map((t) => (u.scales.x.max - u.scales.x.min > 86400 ? dayClock : clock)(utcDate(t))) },
+        { ...axis, size: labelWidth },
+      ],
+      series: [
+        { label: "time (UTC)", value: (u, v) => (v === null || v === undefined ? "–" : utcLabel(utcDate(v))) },
+        ...series.map((s) => seriesOptions(s, places)),
+      ],
+    };
+    return new uPlot(opts, aligned(series), el);
+  }
+
+  function zoomed(plot) {
+    const xs = plot.data[0];
+    if (xs.length < 2) return false;
+    return plot.scales.x.min > xs[0] || plot.scales.x.max < xs[xs.length - 1];
+  }
+
+  // series: [{ label, color, points: [{ t: ms, v: number }], line: bool, markers: bool, stepped: bool }]
+  // options: { includeZero, places, empty: text shown while there is nothing to draw }
+  function draw(el, series, options = {}) {
+    el.dataset.points = String(series.reduce((n, s) => n + s.points.length, 0));
+    el.dataset.markers = String(series.filter((s) => s.markers).reduce((n, s) => n + s.points.length, 0));
+    el.dataset.empty = options.empty || "no data yet";
+    const labels = series.map((s) => s.label).join("\n");
+    const known = charts.get(el.id);
+    if (known && known.labels === labels) {
+      // keep a zoom the user chose while new points arrive; otherwise follow the data
+      known.plot.setData(aligned(series), !zoomed(known.plot));
       return;
     }
-    let tMin = Math.min(...all.map((p) => p.t));
-    let tMax = Math.max(...all.map((p) => p.t));
-    let vMin = Math.min(...all.map((p) => p.v));
-    let vMax = Math.max(...all.map((p) => p.v));
-    if (options.includeZero) { vMin = Math.min(vMin, 0); vMax = Math.max(vMax, 0); }
-    if (tMax === tMin) { tMin -= 30e3; tMax += 30e3; }
-    if (vMax === vMin) { vMin -= 1; vMax += 1; }
-    const vPad = (vMax - vMin) * 0.08;
-    vMin -= vPad; vMax += vPad;
-    const plotW = width - PAD.left - PAD.right;
-    const plotH = height - PAD.top - PAD.bottom;
-    const x = (t) => PAD.left + ((t - tMin) / (tMax - tMin)) * plotW;
-    const y = (v) => PAD.top + (1 - (v - vMin) / (vMax - vMin)) * plotH;
-
-    // grid and y labels
-    ctx.strokeStyle = "#e6eae8";
-    ctx.lineWidth = 1;
-    const step = niceStep(vMax - vMin, 5);
-    for (let v = Math.ceil(vMin / step) * step; v <= vMax; v += step) {
-      ctx.beginPath(); ctx.moveTo(PAD.left, y(v)); ctx.lineTo(width - PAD.right, y(v)); ctx.stroke();
-      ctx.fillText(Math.abs(step) < 1 ? v.toFixed(2) : v.toFixed(0), 4, y(v) + 4);
-    }
-    if (vMin < 0 && vMax > 0) {
-      ctx.strokeStyle = "#9aa5a0";
-      ctx.beginPath(); ctx.moveTo(PAD.left, y(0)); ctx.lineTo(width - PAD.right, y(0)); ctx.stroke();
-    }
-    // x labels
-    const span = tMax - tMin;
-    for (let i = 0; i <= 4; i++) {
-      const t = tMin + (span * i) / 4;
-      const label = timeLabel(t, span);
-      const w = ctx.measureText(label).width;
-      ctx.fillText(label, Math.min(Math.max(x(t) - w / 2, PAD.left), width - PAD.right - w), height - 8);
-    }
-    // series
-    for (const s of series) {
-      const pts = [...s.points].sort((a, b) => a.t - b.t);
-      if (s.line !== false && pts.length > 1) {
-        ctx.strokeStyle = s.color;
-        ctx.lineWidth = 1.8;
-        ctx.beginPath();
-        pts.forEach((p, i) => (i === 0 ? ctx.moveTo(x(p.t), y(p.v)) : ctx.lineTo(x(p.t), y(p.v))));
-        ctx.stroke();
-      }
-      if (s.markers || pts.length === 1) {
-        ctx.fillStyle = s.color;
-        for (const p of pts) {
-          ctx.beginPath(); ctx.arc(x(p.t), y(p.v), 3.5, 0, Math.PI * 2); ctx.fill();
-        }
-      }
-    }
-    // legend
-    let lx = PAD.left + 4;
-    for (const s of series) {
-      if (!s.label) continue;
-      ctx.fillStyle = s.color;
-      ctx.fillRect(lx, PAD.top, 10, 3);
-      ctx.fillStyle = "#1d2321";
-      ctx.fillText(s.label, lx + 14, PAD.top + 5);
-      lx += ctx.measureText(s.label).width + 30;
-    }
+    if (known) known.plot.destroy(); // the set of series changed (a new reason or venue)
+    charts.set(el.id, { plot: create(el, series, options), labels });
   }
 
-  return { draw };
+  function resize() {
+    for (const [id, { plot }] of charts) {
+      const width = Math.max(document.getElementById(id).clientWidth, 200);
+      if (width !== plot.width) plot.setSize({ width, height: HEIGHT });
+    }
+  }
+  window.addEventListener("resize", resize);
+
+  // The uPlot instance drawn in an element (the browser tests read its scales and data).
+  const plotOf = (id) => (charts.has(id) ? charts.get(id).plot : null);
+
+  return { draw, plotOf };
 })();
