@@ -20,17 +20,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from pytest_httpserver import HTTPServer
 
 from bot.config import Settings
-from bot.domain.decision import limits_from
 from bot.domain.market import OrderStatus
 from bot.journal import Journal
 from bot.journal.records import CycleStatus
 from bot.loans.simulated import SimulatedFlashLoan
-from bot.markets.faults import LOAN_FAULTS, FaultPlan
+from bot.markets.faults import FaultPlan
 from bot.metrics import BotMetrics
-from bot.orchestrator.app import execution_params
 from bot.orchestrator.cycle import Orchestrator
 from bot.venues.base import VenueHealth, venue_health
 from bot.venues.simulated import SimulatedFuturesVenue, SimulatedMarket, SimulatedPowerVenue
+from tests.fixtures.cycle_venues import orchestrator_on
 from tests.test_orchestrator_cycle import PAYING, THURSDAY_NOON, Clock
 from tests.venues.rest_fixtures import http_server
 from tests.venues.rest_loopback import POWERLEDGER, FakeTime, LoopbackVenue, fast_policy, json_reply
@@ -102,21 +101,7 @@ def rig(
     market = SimulatedMarket(seed=3, clock=clock, params=PAYING, exec_latency_ms=0, faults=FaultPlan(seed=3))
     futures = SimulatedFuturesVenue(market)
     futures.observer = metrics.venue_observer()
-    loan = SimulatedFlashLoan(
-        limit_gbp=settings.loan_limit_gbp, fee_bp=settings.loan_fee_bp, faults=FaultPlan(names=LOAN_FAULTS)
-    )
-    journal = Journal.open(settings.journal_url, migrate=True)
-    orchestrator = Orchestrator(
-        limits=limits_from(settings),
-        params=execution_params(settings),
-        power=power,
-        futures=futures,
-        loan=loan,
-        journal=journal,
-        metrics=metrics,
-        clock=clock,
-    )
-    orchestrator.load_state()
+    orchestrator, loan, journal = orchestrator_on(settings, power, futures, metrics, clock)
     yield VenueRig(orchestrator, server, power, futures, loan, journal, metrics, clock, venue_time)
     journal.close()
 

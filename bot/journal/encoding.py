@@ -16,6 +16,7 @@ their bind and result processors instead of converting values itself.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -99,7 +100,7 @@ _TIME_FORMS = {"sqlite": DriverForm(utc_to_text, utc_from_text)}
 _NATIVE_TIME = DriverForm(aware_utc, aware_utc)  # TIMESTAMPTZ: the driver speaks aware datetimes
 
 
-class EngineFormType(TypeDecorator[T]):
+class EngineFormType(TypeDecorator[T], ABC):
     """A column type stored differently per engine, always the same Python value.
 
     `driver_form(dialect)` is the one place its conversions are chosen: SQLAlchemy's processing
@@ -109,9 +110,9 @@ class EngineFormType(TypeDecorator[T]):
 
     cache_ok = True
 
+    @abstractmethod
     def driver_form(self, dialect: Dialect) -> DriverForm:
-        """The conversions to and from the driver of `dialect`."""
-        raise NotImplementedError
+        """The conversions to and from the driver of `dialect` (each column type says its own)."""
 
     def process_bind_param(self, value: T | None, dialect: Dialect) -> Any:
         """The value in its storage form; TypeError or ValueError when it cannot be stored exactly."""

@@ -7,11 +7,8 @@ a real SQLite journal. Waits are bounded; no duration is asserted.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
-
-import pytest
 
 from bot.config import Settings
 from bot.domain.decision import limits_from
@@ -23,24 +20,12 @@ from bot.orchestrator.cycle import CycleResult, Orchestrator
 from bot.orchestrator.trigger import CycleLoop, CycleTrigger, book_streams
 from bot.venues.base import BookStream
 from bot.venues.simulated import SimulatedMarket, SimulatedPowerVenue
-from tests.fixtures.binance import BinanceStub, VenueFactory, running_stub, venue_factory
+from tests.fixtures.binance import BinanceStub, VenueFactory
 from tests.test_orchestrator_cycle import THURSDAY_NOON, Clock
 from tests.test_orchestrator_trigger import until
 
 NEW_BIDS = [(Decimal("49.80"), Decimal("4")), (Decimal("49.50"), Decimal("10"))]
 NEW_ASKS = [(Decimal("50.20"), Decimal("6"))]
-
-
-@pytest.fixture
-async def binance() -> AsyncIterator[BinanceStub]:
-    async with running_stub() as stub:
-        yield stub
-
-
-@pytest.fixture
-async def open_venue() -> AsyncIterator[VenueFactory]:
-    async with venue_factory() as make:
-        yield make
 
 
 async def test_the_ccxt_book_changes_are_its_books_feed(

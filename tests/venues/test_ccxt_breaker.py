@@ -21,7 +21,6 @@ from tests.fixtures.binance import (
     REQUEST_TIMEOUT_S,
     BinanceStub,
     Fault,
-    running_stub,
     venue_settings,
 )
 from tests.venues.rest_loopback import FakeTime
@@ -30,12 +29,6 @@ from tests.venues.test_ccxt_faults import assert_safe, sell
 DEPTH = ("GET", "/api/v3/depth")
 FAILURES = 3  # FAST_RETRY makes 3 attempts: one failing read opens the breaker
 COOL_DOWN_S = 5.0
-
-
-@pytest.fixture
-async def binance() -> AsyncIterator[BinanceStub]:
-    async with running_stub() as stub:
-        yield stub
 
 
 @pytest.fixture

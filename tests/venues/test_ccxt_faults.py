@@ -6,7 +6,6 @@ whose outcome is unknown is looked up by client id. No timing is asserted: reque
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -20,25 +19,11 @@ from tests.fixtures.binance import (
     Fault,
     VenueFactory,
     free_port,
-    running_stub,
-    venue_factory,
 )
 
 DEPTH = ("GET", "/api/v3/depth")
 ORDER = ("POST", "/api/v3/order")
 SLOW = Fault(delay_s=1.0)  # longer than the venue's 0.2 s request timeout
-
-
-@pytest.fixture
-async def binance() -> AsyncIterator[BinanceStub]:
-    async with running_stub() as stub:
-        yield stub
-
-
-@pytest.fixture
-async def open_venue() -> AsyncIterator[VenueFactory]:
-    async with venue_factory() as make:
-        yield make
 
 
 def sell(cid: str, quantity: str = "2", limit: str = "49.50") -> OrderRequest:

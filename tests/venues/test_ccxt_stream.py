@@ -15,23 +15,11 @@ import pytest
 
 from bot.domain.market import Book, OrderRequest, Side
 from bot.venues.ccxt import CcxtVenue
-from tests.fixtures.binance import BinanceStub, VenueFactory, running_stub, venue_factory
+from tests.fixtures.binance import BinanceStub, VenueFactory
 
 NEW_BIDS = [(Decimal("49.80"), Decimal("4")), (Decimal("49.50"), Decimal("10"))]
 NEW_ASKS = [(Decimal("50.20"), Decimal("6"))]
 WAIT_S = 5.0  # a guard against a hang, never a timing assertion
-
-
-@pytest.fixture
-async def binance() -> AsyncIterator[BinanceStub]:
-    async with running_stub() as stub:
-        yield stub
-
-
-@pytest.fixture
-async def open_venue() -> AsyncIterator[VenueFactory]:
-    async with venue_factory() as make:
-        yield make
 
 
 async def next_book(feed: AsyncIterator[Book]) -> Book:

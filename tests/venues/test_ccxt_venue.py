@@ -5,7 +5,6 @@ Real async ccxt parses the stand-in's binance JSON (tests/fixtures/binance.py); 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
@@ -19,22 +18,8 @@ from tests.fixtures.binance import (
     API_KEY,
     BinanceStub,
     VenueFactory,
-    running_stub,
-    venue_factory,
     venue_settings,
 )
-
-
-@pytest.fixture
-async def binance() -> AsyncIterator[BinanceStub]:
-    async with running_stub() as stub:
-        yield stub
-
-
-@pytest.fixture
-async def open_venue() -> AsyncIterator[VenueFactory]:
-    async with venue_factory() as make:
-        yield make
 
 
 def sell(cid: str, quantity: str, limit: str) -> OrderRequest:

@@ -9,6 +9,7 @@ whose message names the fields, never their values (a body may echo what we sent
 from __future__ import annotations
 
 import json
+from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -162,6 +163,6 @@ class WirePrice(WireModel):
 
     timestamp: Timestamp | None = None
 
+    @abstractmethod
     def sides(self, size: Decimal) -> tuple[tuple[Level, ...], tuple[Level, ...]]:
-        """A one-level book of `size` MWh per side (BOOK_SIZE_MWH)."""
-        raise NotImplementedError
+        """A one-level book of `size` MWh per side (BOOK_SIZE_MWH); each venue's price model says how."""
