@@ -20,6 +20,8 @@ RUN python -m venv /opt/flash-green
 COPY pyproject.toml constraints.txt README.md ./
 COPY bot/ bot/
 COPY arbitrage_operator/ arbitrage_operator/
+# the on-chain loan's compiled contracts, installed as package data under share/flash-green
+COPY contracts/artifacts/ contracts/artifacts/
 RUN /opt/flash-green/bin/pip install -c constraints.txt . \
  && /opt/flash-green/bin/flash-green --help >/dev/null \
  && /opt/flash-green/bin/python -c "import arbitrage_operator, bot.orchestrator, bot.web"

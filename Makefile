@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv lint bench e2e clean migrate preflight
+.PHONY: run test venv lint bench e2e clean migrate preflight contracts
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,19 +15,31 @@ $(STAMP): pyproject.toml constraints.txt
 
 venv: $(STAMP)
 
+# The pinned npm packages behind the on-chain loan tests (solc, OpenZeppelin, anvil). Without npm
+# the tests under tests/chain skip and say what to install; everything else still runs.
+NPM_STAMP := contracts/node_modules/.installed
+$(NPM_STAMP): contracts/package.json contracts/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm --prefix contracts ci --no-audit --no-fund && touch $(NPM_STAMP); \
+	else \
+		echo "npm not found: the on-chain loan tests (tests/chain) will skip; install Node.js 18+ and npm (Debian: apt-get install nodejs npm)"; \
+	fi
+
+contracts: $(NPM_STAMP)
+
 ## The main job: a simulated bot (orchestrator, API, control panel, metrics) on this machine.
 run: $(STAMP)
 	$(BIN)/flash-green run --simulated
 
 ## The whole test suite.
-test: $(STAMP)
+test: $(STAMP) $(NPM_STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check bot arbitrage_operator tests bench
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) $(NPM_STAMP)
 	$(BIN)/python -m bench
 
 migrate: $(STAMP)

@@ -21,9 +21,7 @@ from arbitrage_operator.spec_fields import (
     get_path,
     hydrated_secret_envs,
 )
-
-# A value standing in for a secret the pod will receive by reference; never written anywhere.
-BY_REFERENCE = "set-by-reference"
+from bot.config.problems import BY_REFERENCE
 
 SecretKeys = Mapping[str, frozenset[str] | None]
 """Secret name -> its key names, or None when the Secret does not exist."""

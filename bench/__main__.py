@@ -11,7 +11,13 @@ import json
 import sys
 from pathlib import Path
 
-MODULES = ("bench.bench_core", "bench.bench_tick", "bench.bench_api", "bench.bench_operator")
+MODULES = (
+    "bench.bench_core",
+    "bench.bench_tick",
+    "bench.bench_api",
+    "bench.bench_operator",
+    "bench.bench_loan",
+)
 
 
 def main() -> int:

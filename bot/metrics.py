@@ -23,11 +23,22 @@ BLOCK_REASONS = (
     "order_timeout",
     "order_unknown",
     "repay_failed",
+    "settle_unknown",
     "journal_error",
     "error",
 )
 OUTCOMES = ("traded", "no_trade", "blocked", "unwound", "failed")
 OTHER_REASON = "error"  # the label of a failure whose reason is not one of BLOCK_REASONS
+
+
+def block_label(reason: str) -> str:
+    """The `trades_blocked` label of a cycle's reason: its family before any `:` detail (the
+    journal keeps `loan_refused:InsufficientLiquidity`; the metric counts `loan_refused`), and
+    `error` for a reason outside BLOCK_REASONS, so the label set stays bounded."""
+    family = reason.partition(":")[0]
+    return family if family in BLOCK_REASONS else OTHER_REASON
+
+
 VENUE_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
@@ -134,7 +145,7 @@ class BotMetrics:
             self.trades_executed.inc()
             self.last_trade_timestamp.set(traded_at.timestamp())
         elif reason:
-            self.trades_blocked.labels(reason=reason if reason in BLOCK_REASONS else OTHER_REASON).inc()
+            self.trades_blocked.labels(reason=block_label(reason)).inc()
 
     def record_pnl(self, net: Decimal) -> None:
         """Count a finished cycle's net PnL into the positive or negative counter."""

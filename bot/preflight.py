@@ -1,4 +1,4 @@
-"""`flash-green preflight`: check settings, secret backend, journal and venues before anything starts.
+"""`flash-green preflight`: check settings, secret backend, journal, venues and chain before anything starts.
 
 Each enabled venue gets one authenticated, read-only call (its adapter's `ping()`); the report
 names the venue, ok or failed, the latency and the error kind, never a message a venue wrote,
@@ -57,6 +57,7 @@ def run_preflight(env_file: str | Path | None = ".env") -> Report:
     _describe(settings, report)
     _check_journal(settings, report)
     _check_venues(settings, report)
+    _check_chain(settings, report)
     return report
 
 
@@ -126,6 +127,19 @@ def _check_venues(settings: Settings, report: Report) -> None:
                 log.warning("closing the venues after preflight failed", exc_info=True)
 
     add_venue_checks(asyncio.run(ping_and_close()), report)
+
+
+def _check_chain(settings: Settings, report: Report) -> None:
+    """USE_WEB3_LOAN: the node, its chain id, the contracts' code and the signer's gas money."""
+    if not settings.use_web3_loan:
+        return
+    from bot.loans.web3.probe import chain_problems
+
+    problems = asyncio.run(chain_problems(settings))
+    if problems:
+        report.problems += [f"on-chain loan: {p}" for p in problems]
+    else:
+        report.summary.append(f"on-chain loan: chain {settings.chain_id} reached, contracts verified")
 
 
 def _describe(settings: Settings, report: Report) -> None:

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from bot.config import ConfigError, Settings, catalog, is_placeholder, parse_env_file
+from bot.config.toggles import trading_mode
 from bot.settings_doc import render_markdown
-from tests.fixtures.config_problems import other_problems, unbuilt_toggles
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -77,7 +77,7 @@ def test_config_staging_template_filled_in_is_valid() -> None:
     assert settings.secrets_backend == "vault" and settings.simulated
 
 
-def test_config_production_template_filled_in_is_refused_only_for_the_web3_loan_not_built() -> None:
+def test_config_production_template_filled_in_is_accepted() -> None:
     values = parse_env_file(REPO / "env.production.example")
     fill = {
         "LIVE_EXCHANGE": "binance",
@@ -89,17 +89,17 @@ def test_config_production_template_filled_in_is_refused_only_for_the_web3_loan_
         "ICE_API_URL": "https://ice.example.test",
         "ICE_API_KEY": "k",
         "ICE_API_SECRET": "s",
-        "FLASH_LOAN_CONTRACT": "0xabc",
-        "FLASH_LOAN_RECEIVER": "0xdef",
-        "LENDER_KEY": "0x01",
+        "FLASH_LOAN_CONTRACT": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        "FLASH_LOAN_RECEIVER": "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
+        "LENDER_KEY": "0x" + "7a3e" * 16,
         "HARDHAT_RPC": "https://rpc.example.test",
+        "CHAIN_ID": "7777",
         "AWS_SECRETS_REGION": "eu-west-2",
         "AWS_SECRETS_ID": "flash-green/prod",
         "DATABASE_URL": "postgresql+psycopg://bot@db:5432/journal",
     }
     values.update(fill)
-    with pytest.raises(ConfigError) as err:
-        Settings.from_mapping(values)
-    assert other_problems(err.value) == []
-    # the venue toggles are built; only the on-chain loan is still refused
-    assert unbuilt_toggles(err.value) == {"USE_WEB3_LOAN"}
+    # when the settings are built, then every toggle the template turns on has its adapter
+    settings = Settings.from_mapping(values)
+    assert settings.use_web3_loan and settings.chain_id == 7777
+    assert trading_mode(settings) == "live"

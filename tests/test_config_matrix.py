@@ -27,6 +27,7 @@ from bot.config import (
     Settings,
     catalog,
 )
+from bot.config.toggles import trading_mode
 from tests.fixtures.config_problems import BUILT_TOGGLES, UNBUILT_TOGGLES, other_problems, unbuilt_toggles
 from tests.fixtures.secret_backends import (
     FNALITY_SETTINGS,
@@ -84,11 +85,31 @@ def test_config_catalog_covers_every_toggle_requirement() -> None:
     assert set(FNALITY_REQUIREMENTS) == set(FNALITY_SETTINGS)
 
 
-def test_config_the_venue_toggles_are_built_and_the_web3_loan_is_not() -> None:
+def test_config_every_toggle_has_its_adapter() -> None:
     # given the toggle table of this version
-    # then the three venue toggles have their adapters and the on-chain loan has none yet
-    assert BUILT_TOGGLES == ["USE_ICE_LIVE", "USE_LIVE_FEED", "USE_POWERLEDGER_LIVE"]
-    assert UNBUILT_TOGGLES == ["USE_WEB3_LOAN"]
+    # then the three venue toggles and the on-chain loan all have their adapters
+    assert BUILT_TOGGLES == ["USE_ICE_LIVE", "USE_LIVE_FEED", "USE_POWERLEDGER_LIVE", "USE_WEB3_LOAN"]
+    assert UNBUILT_TOGGLES == []
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "expected"),
+    [
+        ("FLASH_LOAN_CONTRACT", "0xabc", "0x and 40 hex digits"),
+        ("FLASH_LOAN_RECEIVER", "lender.eth", "0x and 40 hex digits"),
+        ("LENDER_KEY", "0x01-not-a-key", "64 hex digits"),
+    ],
+)
+def test_config_a_malformed_chain_identifier_is_named_and_never_echoed(
+    monkeypatch: pytest.MonkeyPatch, env: str, value: str, expected: str
+) -> None:
+    # given the on-chain loan on, with one identifier in the wrong shape
+    _set(monkeypatch, {"USE_WEB3_LOAN": "1", **TOGGLE_SETTINGS["USE_WEB3_LOAN"], env: value})
+    # when the settings are built
+    error = _build_error()
+    # then that setting is named with the shape it needs, and the value is not repeated
+    assert [p.env for p in error.problems] == [env]
+    assert expected in str(error) and value not in str(error)
 
 
 @pytest.mark.parametrize("toggle", BUILT_TOGGLES)
@@ -104,31 +125,17 @@ def test_config_each_built_toggle_alone_with_full_credentials_is_accepted(
     assert settings.simulated is False
 
 
-@pytest.mark.parametrize("toggle", UNBUILT_TOGGLES)
-def test_config_each_toggle_alone_with_full_credentials_is_refused_only_for_its_missing_adapter(
-    monkeypatch: pytest.MonkeyPatch, toggle: str
-) -> None:
-    # given one toggle on with every credential it requires, in a version without its live adapter
-    _set(monkeypatch, {toggle: "1", **TOGGLE_SETTINGS[toggle]})
-    # when the settings are built
-    error = _build_error()
-    # then the credentials satisfy it and the one problem is the adapter, with the way back to simulation
-    assert other_problems(error) == []
-    assert unbuilt_toggles(error) == {toggle}
-    assert f"set {toggle}=0" in str(error)
-
-
-def test_config_all_toggles_together_with_full_credentials_name_every_missing_adapter(
+def test_config_all_toggles_together_with_full_credentials_are_accepted_and_live(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # given every toggle on with every credential
+    # given every toggle on with every credential, paper trading off
     for toggle in TOGGLES:
         _set(monkeypatch, {toggle: "true", **TOGGLE_SETTINGS[toggle]})
+    monkeypatch.setenv("PAPER_TRADING", "0")
     # when the settings are built
-    error = _build_error()
-    # then the one toggle without an adapter is refused, for its adapter only; the built ones pass
-    assert other_problems(error) == []
-    assert unbuilt_toggles(error) == set(UNBUILT_TOGGLES)
+    settings = Settings()
+    # then every adapter is built and the bot trades live
+    assert trading_mode(settings) == "live"
 
 
 def test_config_no_toggle_means_simulated(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -250,6 +257,10 @@ _SPECIAL: dict[str, tuple[str, Any]] = {
     "SIM_KILL_AT": ("power-unwind:after",) * 2,
     "CONTROL_PLANE_RATE_LIMIT": ("5/second",) * 2,
     "AUTH_FAILURE_RATE_LIMIT": ("100/hour",) * 2,
+    "CHAIN_ID": ("31337", 31337),
+    "FLASH_LOAN_CONTRACT": ("0x5FbDB2315678afecb367f032d93F642f64180aa3",) * 2,
+    "FLASH_LOAN_RECEIVER": ("0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",) * 2,
+    "LENDER_KEY": ("0x" + "5d1e" * 16,) * 2,
 }
 
 

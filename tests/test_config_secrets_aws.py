@@ -9,7 +9,6 @@ import pytest
 
 from bot.config import ConfigError, Settings
 from bot.secrets import BackendParams, SecretBackendError, fetch_secrets
-from tests.fixtures.config_problems import other_problems, unbuilt_toggles
 from tests.fixtures.secret_backends import AWS_TEST_REGION, TOGGLE_SETTINGS, AwsSecretsStandIn
 
 SECRET_NAME = "flash-green/staging"
@@ -20,7 +19,7 @@ AWS_DOCUMENT = {
     "ICE_API_SECRET": "aws-ice-secret-01fd",
     "FLASH_LOAN_CONTRACT": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
     "FLASH_LOAN_RECEIVER": "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
-    "LENDER_KEY": "0xaws-lender-key-77c4",
+    "LENDER_KEY": "0xa1c4a1c4a1c4a1c4a1c4a1c4a1c4a1c4a1c4a1c4a1c4a1c4a1c4a1c4a1c4a1c4",
     "API_KEY": "aws-api-key-4b6e",
     "POWERLEDGER_API_TOKEN": "aws-pl-token-9f90",
     "FNALITY_REPO_API_TOKEN": "aws-repo-token-2a5c",
@@ -95,14 +94,15 @@ def test_config_environment_value_wins_over_aws_value(
 def test_config_toggle_credentials_found_only_in_aws_satisfy_it(
     aws_env: AwsSecretsStandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # given USE_WEB3_LOAN=1 with only the RPC endpoint in the environment
+    # given USE_WEB3_LOAN=1 with only the RPC endpoint and the chain id in the environment
     monkeypatch.setenv("USE_WEB3_LOAN", "1")
     monkeypatch.setenv("HARDHAT_RPC", TOGGLE_SETTINGS["USE_WEB3_LOAN"]["HARDHAT_RPC"])
+    monkeypatch.setenv("CHAIN_ID", TOGGLE_SETTINGS["USE_WEB3_LOAN"]["CHAIN_ID"])
     # when the settings are built
-    error = _build_error()
-    # then the contract addresses and key came from the secret: only the adapter, not built yet, is refused
-    assert other_problems(error) == []
-    assert unbuilt_toggles(error) == {"USE_WEB3_LOAN"}
+    settings = Settings()
+    # then the contract addresses and the key came from the secret
+    assert _secret(settings, "flash_loan_contract") == AWS_DOCUMENT["FLASH_LOAN_CONTRACT"]
+    assert _secret(settings, "lender_key") == AWS_DOCUMENT["LENDER_KEY"]
 
 
 def test_config_aws_numbers_keep_their_exact_digits(

@@ -20,7 +20,7 @@ VAULT_DOCUMENT = {
     "ICE_API_SECRET": "vault-ice-secret-77b0",
     "FLASH_LOAN_CONTRACT": "0x5FbDB2315678afecb367f032d93F642f64180aa3",
     "FLASH_LOAN_RECEIVER": "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
-    "LENDER_KEY": "0xvault-lender-key-3e5d",
+    "LENDER_KEY": "0xb2e5b2e5b2e5b2e5b2e5b2e5b2e5b2e5b2e5b2e5b2e5b2e5b2e5b2e5b2e5b2e5",
     "API_KEY": "vault-api-key-0b8c",
     "POWERLEDGER_API_TOKEN": "vault-pl-token-66aa",
     "FNALITY_REPO_API_TOKEN": "vault-repo-token-d41f",

@@ -253,6 +253,32 @@ async def test_a_repayment_that_succeeds_on_retry_keeps_the_trade(rig: Rig) -> N
     assert result.outcome == "traded" and rig.loan.outstanding() == {}
 
 
+async def test_a_refused_settlement_unwinds_both_legs_and_repays_the_loan(rig: Rig) -> None:
+    # given a lender that will refuse to settle the hedged cycle (on chain: the transaction reverts)
+    rig.loan.faults.force("settle_refuse")
+    # when a cycle trades both legs
+    result = await rig.cycle()
+    # then nothing is recorded as a trade: both legs are back to flat and the loan is repaid
+    assert (result.outcome, result.reason) == ("unwound", "loan_refused:settle_refused")
+    cycle = rig.journal.cycle(result.cycle.cycle_id)
+    assert cycle.status is CycleStatus.UNWOUND and cycle.trade is None
+    assert positions(rig, cycle.cycle_id) == (0, 0)
+    assert rig.loan.outstanding() == {}
+    # and the refusal is counted under its family; the journal keeps the lender's reason
+    assert rig.metric("trades_blocked_total", reason="loan_refused") == 1
+
+
+async def test_a_settled_cycle_settles_what_the_journal_records(rig: Rig) -> None:
+    # given a cycle that trades
+    result = await rig.cycle()
+    assert result.outcome == "traded", result
+    trade = rig.journal.cycle(result.cycle.cycle_id).trade
+    assert trade is not None
+    # then the simulated lender carries no transaction, and the loan fee is the one drawn
+    assert (trade.loan_tx, trade.loan_block, trade.loan_gas_used) == (None, None, None)
+    assert trade.costs.loan_fee_gbp > 0
+
+
 async def test_negative_power_is_bought_without_a_loan_and_pays(tmp_path: Path) -> None:
     negative = MarketParams(
         mean_gbp_mwh=-25.0,

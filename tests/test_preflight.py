@@ -1,5 +1,6 @@
 """`flash-green preflight`: settings, secret backend and journal checked before anything starts."""
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -63,20 +64,28 @@ def test_preflight_hides_the_database_password(tmp_path: Path) -> None:
     assert "journal database unreachable" in text
 
 
-def test_preflight_refuses_live_toggles_whose_adapter_is_not_built(tmp_path: Path) -> None:
+def test_preflight_reports_an_unreachable_chain_node_without_its_key(tmp_path: Path) -> None:
+    # given the on-chain loan pointed at a loopback port where no node listens
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    key = "0x" + "5d1e" * 16
     env = write_env(
         tmp_path / "live.env",
         USE_WEB3_LOAN="1",
-        FLASH_LOAN_CONTRACT="0xabc",
-        FLASH_LOAN_RECEIVER="0xdef",
-        LENDER_KEY="0x01",
-        HARDHAT_RPC="https://rpc.example.test",
+        FLASH_LOAN_CONTRACT="0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        FLASH_LOAN_RECEIVER="0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512",
+        LENDER_KEY=key,
+        HARDHAT_RPC=f"http://127.0.0.1:{port}",
+        CHAIN_ID="31337",
         DATA_DIR=str(tmp_path),
     )
+    # when preflight runs
     report = run_preflight(env)
-    assert any(
-        "USE_WEB3_LOAN=1" in p and "does not ship" in p and "USE_WEB3_LOAN=0" in p for p in report.problems
-    )
+    # then it fails on the chain, naming the node, and the key is nowhere in the report
+    assert not report.ok
+    assert any(p.startswith("on-chain loan:") and f"127.0.0.1:{port}" in p for p in report.problems)
+    assert key not in report.render() and key[2:] not in report.render()
 
 
 def test_preflight_command_exits_non_zero_on_problems(tmp_path: Path) -> None:

@@ -2,8 +2,8 @@
 
 One Click group, so every subcommand shares the same help, usage errors (exit 2) and shell
 completion (`eval "$(_FLASH_GREEN_COMPLETE=bash_source flash-green)"`). Commands live by family:
-`serve.py` (run, orchestrator, api, operator), `maintain.py` (preflight, migrate, settings) and
-`status.py` (a bot's status through its API).
+`serve.py` (run, orchestrator, api, operator), `maintain.py` (preflight, migrate, settings),
+`status.py` (a bot's status through its API) and `contracts.py` (the on-chain loan's contracts).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import click
 
+from bot.cli.contracts import contracts
 from bot.cli.maintain import migrate, preflight, settings_table
 from bot.cli.serve import api, operator, orchestrator, run
 from bot.cli.status import status
@@ -26,7 +27,9 @@ def cli() -> None:
     """The group; each subcommand does its own work."""
 
 
-for _command in (run, orchestrator, api, operator, preflight, migrate, settings_table, status):
+_SERVE = (run, orchestrator, api, operator)
+_MAINTAIN = (preflight, migrate, settings_table, status)
+for _command in (*_SERVE, *_MAINTAIN, contracts):
     cli.add_command(_command)
 
 

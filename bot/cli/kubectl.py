@@ -12,11 +12,11 @@ from collections.abc import Sequence
 import click
 
 from bot.cli import exit_code
+from bot.status.api_reader import EXIT_UNREACHABLE
 from bot.status.output import FORMATS, Format, print_data, print_tables
 
 PROG = "kubectl flash-green"
 EXIT_NOT_FOUND = 1
-EXIT_UNREACHABLE = 3
 
 
 @click.group(name=PROG)

@@ -6,6 +6,7 @@ a malformed field and a missing credential are reported in the same run.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from functools import cache
@@ -14,7 +15,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr, ValidationError
 
-from bot.config.problems import ConfigProblem, is_placeholder, placeholder
+from bot.config.problems import BY_REFERENCE, ConfigProblem, is_placeholder, placeholder
 from bot.config.toggles import BACKEND_REQUIREMENTS, TOGGLES
 
 # Key under which the secret backend source hands its problems to validation (never a field name).
@@ -27,6 +28,15 @@ _URL_SETTINGS = (
     "HARDHAT_RPC",
     "VAULT_ADDR",
     "OIDC_JWKS_URL",
+)
+
+# The on-chain loan's identifiers: two contract addresses and the signing key (USE_WEB3_LOAN).
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_PRIVATE_KEY = re.compile(r"(0x)?[0-9a-fA-F]{64}")
+_CHAIN_FORMATS = (
+    ("FLASH_LOAN_CONTRACT", _ADDRESS, "a contract address: 0x and 40 hex digits"),
+    ("FLASH_LOAN_RECEIVER", _ADDRESS, "a contract address: 0x and 40 hex digits"),
+    ("LENDER_KEY", _PRIVATE_KEY, "a secp256k1 private key: 64 hex digits, 0x optional"),
 )
 
 _HINTS: dict[str, str] = {
@@ -80,7 +90,7 @@ def cross_field_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
     problems = toggle_problems(raw) + backend_requirement_problems(raw)
     named = {p.env for p in problems}
     problems += [p for p in _placeholder_problems(raw) if p.env not in named]
-    return problems + _url_problems(raw) + _limit_problems(raw)
+    return problems + _url_problems(raw) + _chain_format_problems(raw) + _limit_problems(raw)
 
 
 def toggle_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
@@ -140,6 +150,20 @@ def _url_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
                 shown = shown.replace(parts.netloc.rsplit("@", 1)[0] + "@", "***@")
             message = f"{env} must be an http(s) URL such as https://host:port/path, got {shown!r}"
             problems.append(ConfigProblem(env, message, issuer_of(env)))
+    return problems
+
+
+def _chain_format_problems(raw: Mapping[str, Any]) -> list[ConfigProblem]:
+    """Addresses and the key in the shape the chain takes; the value itself is never shown."""
+    problems = []
+    for env, shape, expected in _CHAIN_FORMATS:
+        value = raw.get(env.lower())
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if value is None or str(value).strip() in ("", BY_REFERENCE) or is_placeholder(env, value):
+            continue
+        if not shape.fullmatch(str(value).strip()):
+            problems.append(ConfigProblem(env, f"{env} must be {expected}", issuer_of(env)))
     return problems
 
 

@@ -101,7 +101,8 @@ TOGGLES: tuple[Toggle, ...] = (
         "loan",
         {
             "": Route(
-                ("FLASH_LOAN_CONTRACT", "FLASH_LOAN_RECEIVER", "LENDER_KEY", "HARDHAT_RPC"),
+                ("FLASH_LOAN_CONTRACT", "FLASH_LOAN_RECEIVER", "LENDER_KEY", "HARDHAT_RPC", "CHAIN_ID"),
+                factory="bot.loans.web3:build_web3_loan",
                 adapter="on-chain flash-loan adapter",
             )
         },

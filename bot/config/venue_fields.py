@@ -200,6 +200,33 @@ class VenueSettingFields(BaseSettings):
     hardhat_rpc: str | None = setting(
         None, "JSON-RPC endpoint of the chain.", crd="web3.rpcUrl", issuer="infra"
     )
+    chain_id: int | None = setting(
+        None,
+        "Chain id the JSON-RPC node must report; the bot refuses to start on any other chain.",
+        crd="web3.chainId",
+        ge=1,
+        issuer="infra",
+    )
+    chain_max_fee_gwei: Decimal = setting(
+        Decimal("100"),
+        "Cap on the EIP-1559 max fee per gas of a loan transaction, gwei.",
+        crd="web3.maxFeeGwei",
+        gt=0,
+        override="lower",
+    )
+    chain_gas_limit: int = setting(
+        600_000,
+        "Cap on the gas of a loan transaction: estimated first, refused when the estimate exceeds it.",
+        crd="web3.gasLimit",
+        ge=21_000,
+        override="lower",
+    )
+    chain_receipt_timeout_secs: Decimal = setting(
+        Decimal("30"),
+        "How long to wait for a loan transaction to be mined before it is replaced at a higher fee.",
+        crd="web3.receiptTimeoutSecs",
+        gt=0,
+    )
     loan_fee_bp: Decimal = setting(
         Decimal("9"),
         "Flash-loan fee in basis points of the amount drawn.",

@@ -60,6 +60,10 @@ class TradeRecord:
     gross_gbp: Decimal  # (futures - power) * quantity
     costs: CostBreakdown
     net_gbp: Decimal  # gross - costs.total
+    # the on-chain lender's settlement transaction (USE_WEB3_LOAN); None for the simulated lender
+    loan_tx: str | None = None
+    loan_block: int | None = None
+    loan_gas_used: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

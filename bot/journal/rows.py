@@ -72,6 +72,9 @@ def trade_row(trade: records.TradeRecord) -> dict[str, Any]:
         "gas_gbp": costs.gas_gbp,
         "slippage_gbp": costs.slippage_gbp,
         "net_gbp": trade.net_gbp,
+        "loan_tx": trade.loan_tx,
+        "loan_block": trade.loan_block,
+        "loan_gas_used": trade.loan_gas_used,
     }
 
 
@@ -153,6 +156,9 @@ def trade_record(row: Row) -> records.TradeRecord:
             slippage_gbp=row["slippage_gbp"],
         ),
         net_gbp=row["net_gbp"],
+        loan_tx=row["loan_tx"],
+        loan_block=row["loan_block"],
+        loan_gas_used=row["loan_gas_used"],
     )
 
 

@@ -105,6 +105,10 @@ trades = _without_rowid(
     *_money("quantity_mwh", "power_price_gbp", "futures_price_gbp", "loan_amount_gbp", "gross_gbp"),
     *_money("power_fee_gbp", "futures_fee_gbp", "loan_fee_gbp", "gas_gbp", "slippage_gbp"),  # the costs
     *_money("net_gbp"),
+    # the on-chain lender's settlement transaction (revision 0004); NULL for the simulated lender
+    sa.Column("loan_tx", sa.String(66), nullable=True),
+    sa.Column("loan_block", sa.BigInteger, nullable=True),
+    sa.Column("loan_gas_used", sa.BigInteger, nullable=True),
 )
 sa.Index("ix_trades_bot_executed_at", trades.c.bot, trades.c.executed_at)
 

@@ -1,10 +1,10 @@
 """The simulated flash loan (the default lender): a limit, a fee, and failures on request.
 
 One loan may be outstanding per cycle id. The fee is `LOAN_FEE_BP` of the amount, rounded to the
-penny (half up), and the repayment must be exactly amount plus fee. The `loan_refuse` and
-`repay_fail` faults (from SIM_FAULTS, or forced with `loan.faults.force("refuse")` /
-`loan.faults.force("repay_fail")`) make a draw or a repayment fail; a failed repayment leaves the
-loan outstanding so the caller can retry it.
+penny (half up), and the repayment must be exactly amount plus fee. The `loan_refuse`,
+`settle_refuse` and `repay_fail` faults (from SIM_FAULTS, or forced with
+`loan.faults.force("refuse")`, `"settle_refuse"` or `"repay_fail"`) make a draw, a settlement or a
+repayment fail; a failed repayment leaves the loan outstanding so the caller can retry it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from bot.domain.market import BASIS_POINTS_PER_UNIT
 from bot.domain.pnl import money
-from bot.loans.base import LoanError, LoanHandle
+from bot.loans.base import LoanError, LoanHandle, LoanReceipt, LoanRefused, Settlement
 from bot.markets.faults import LOAN_FAULTS, FaultPlan, ScopedFaults
 
 if TYPE_CHECKING:
@@ -69,6 +69,20 @@ class SimulatedFlashLoan:
         )
         self._outstanding[cycle_id] = handle
         return handle
+
+    async def settle(self, handle: LoanHandle, settlement: Settlement) -> LoanReceipt:
+        """Nothing settles here: the legs settle at their venues and the loan is repaid by `repay`."""
+        self._check_open()
+        if handle.cycle_id not in self._outstanding:
+            raise LoanError(
+                f"settle failed: no outstanding loan {handle.reference} for cycle {handle.cycle_id}"
+            )
+        if self._plan.trips("settle_refuse"):
+            raise LoanRefused(
+                "loan_refused:settle_refused",
+                "refused: the lender declined the settlement (simulated fault settle_refuse)",
+            )
+        return LoanReceipt(reference=handle.reference, amount_gbp=handle.amount, fee_gbp=handle.fee)
 
     async def repay(self, handle: LoanHandle) -> None:
         """Take back amount plus fee; `LoanError` starting "repay failed:" when it does not happen."""

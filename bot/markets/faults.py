@@ -26,10 +26,11 @@ FAULTS: dict[str, str] = {
     "order_timeout": "an order stays OPEN and never fills until it is cancelled",
     "loan_refuse": "the lender refuses to draw the loan",
     "repay_fail": "the repayment fails; the loan stays outstanding",
+    "settle_refuse": "the lender refuses to settle a hedged cycle; nothing settles and both legs unwind",
     "stale_book": "a book is stamped older than the quote age limit",
 }
 VENUE_FAULTS = frozenset({"power_reject", "futures_reject", "partial_fill", "order_timeout", "stale_book"})
-LOAN_FAULTS = frozenset({"loan_refuse", "repay_fail"})
+LOAN_FAULTS = frozenset({"loan_refuse", "repay_fail", "settle_refuse"})
 
 # Short names a venue or the loan accepts for its own faults.
 _LEG_ALIASES: dict[str, dict[str, str]] = {
@@ -45,7 +46,7 @@ _LEG_ALIASES: dict[str, dict[str, str]] = {
         "timeout": "order_timeout",
         "stale": "stale_book",
     },
-    "loan": {"refuse": "loan_refuse", "repay": "repay_fail"},
+    "loan": {"refuse": "loan_refuse", "repay": "repay_fail", "settle": "settle_refuse"},
 }
 _LEG_ONLY = {"power_reject": "power", "futures_reject": "futures"}
 

@@ -31,7 +31,7 @@ from bot.orchestrator.execution import ExecutionParams, Sleep
 from bot.orchestrator.ids import cycle_id
 from bot.orchestrator.ports import CycleJournal
 from bot.orchestrator.recovery import Recovery
-from bot.orchestrator.saga import Clock, CycleFailure, SagaSteps
+from bot.orchestrator.saga import SETTLE_UNKNOWN, Clock, CycleFailure, SagaSteps
 from bot.orchestrator.state import CycleState
 from bot.venues.base import Venue, VenueError
 
@@ -292,11 +292,26 @@ class Orchestrator:
         hedged = -net_position(cycle.fills, "futures") if status is CycleStatus.TRADED else ZERO
         if not await self.steps.unwind(cycle, power_target=hedged):
             status, reason = CycleStatus.FAILED, reason or "unwind_incomplete"
+        if status is CycleStatus.TRADED:
+            status, reason = await self._settle(cycle)
         if not await self.steps.repay(cycle):
             status, reason = CycleStatus.FAILED, "repay_failed"
         if status is CycleStatus.TRADED and reason is None and cycle.partial:
             reason = "partial_fill"
         return self._finish(cycle, status, reason)
+
+    async def _settle(self, cycle: CycleState) -> tuple[CycleStatus, str | None]:
+        """Settle the hedged cycle with its lender; a refusal unwinds both legs (nothing settled)."""
+        try:
+            await self.steps.settle(cycle, self.limits)
+        except CycleFailure as failure:
+            if failure.reason == SETTLE_UNKNOWN:
+                return CycleStatus.FAILED, failure.reason
+            log.error("cycle %s settlement refused (%s); unwinding", cycle.cycle_id, failure, exc_info=True)
+            if not await self.steps.unwind(cycle, power_target=ZERO):
+                return CycleStatus.FAILED, failure.reason
+            return CycleStatus.UNWOUND, failure.reason
+        return CycleStatus.TRADED, None
 
     # -- journal and report ------------------------------------------------------------------
 

@@ -18,9 +18,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
+from bot.domain.decision import Limits
 from bot.domain.market import Leg, OrderRequest, OrderState, OrderStatus, Side
 from bot.domain.pnl import money, net_position
-from bot.loans.base import FlashLoan, LoanError
+from bot.loans.base import FlashLoan, LoanError, LoanRefused
 from bot.metrics import BotMetrics
 from bot.orchestrator.execution import ExecutionParams, OrderOutcome, Sleep, fill_order, sweep_limit
 from bot.orchestrator.ids import order_id
@@ -30,6 +31,7 @@ from bot.venues.base import Venue, VenueError
 
 log = logging.getLogger("bot.orchestrator")
 ZERO = Decimal(0)
+SETTLE_UNKNOWN = "settle_unknown"
 UNWIND_ATTEMPTS = 3
 REPAY_ATTEMPTS = 3
 
@@ -64,7 +66,8 @@ class SagaSteps:
             try:
                 cycle.loan = await self.loan.draw(cycle.cycle_id, money(opp.loan_amount))
             except LoanError as exc:
-                raise CycleFailure("loan_refused", str(exc)) from exc
+                reason = exc.reason if isinstance(exc, LoanRefused) else "loan_refused"
+                raise CycleFailure(reason, str(exc)) from exc
         entry = await self._fill(cycle, self.power, cycle.entry, "entry")
         state = entry.state
         if state.filled_quantity <= ZERO:
@@ -176,6 +179,33 @@ class SagaSteps:
             )
             return False
         return True
+
+    async def settle(self, cycle: CycleState, limits: Limits) -> None:
+        """Settle the hedged cycle against its loan (for the on-chain lender: the one transaction
+        that draws, pays the power seller, collects the futures proceeds and repays).
+
+        `CycleFailure` with the lender's reason (`loan_refused:<error>`) when it refused: nothing
+        moved, and the caller unwinds both legs. `CycleFailure(SETTLE_UNKNOWN)` when the outcome
+        cannot be known: the settlement may have happened, so nothing is unwound (runbook).
+        """
+        if cycle.loan is None or cycle.loan_receipt is not None:
+            return
+        settlement = cycle.settlement(limits)
+        if settlement.pay_gbp <= ZERO:
+            return  # nothing to pay the power seller (a zero or negative price): nothing to finance
+        try:
+            cycle.loan_receipt = await self.loan.settle(cycle.loan, settlement)
+        except LoanRefused as exc:
+            raise CycleFailure(exc.reason, str(exc)) from exc
+        except LoanError as exc:
+            log.critical(
+                "cycle %s: the settlement's outcome is unknown (%s); check the lender's transactions "
+                "before trading on (runbook: settlement unknown)",
+                cycle.cycle_id,
+                exc,
+                exc_info=True,
+            )
+            raise CycleFailure(SETTLE_UNKNOWN, str(exc)) from exc
 
     async def repay(self, cycle: CycleState) -> bool:
         """Repay the cycle's loan, if any and not yet repaid; False when every attempt failed."""

@@ -16,7 +16,7 @@ from bot.domain.decision import Limits, Opportunity, spread
 from bot.domain.market import Book, OrderRequest, OrderState, OrderStatus, Side
 from bot.domain.pnl import Fill, average_price, money, venue_fees
 from bot.journal.records import CostBreakdown, CycleRecord, CycleStatus, OrderRecord, TradeRecord
-from bot.loans.base import LoanHandle
+from bot.loans.base import LoanHandle, LoanReceipt, Settlement
 from bot.orchestrator.ids import order_id
 
 ZERO = Decimal(0)
@@ -37,6 +37,7 @@ class CycleState:
     orders: dict[str, OrderRecord] = field(default_factory=dict)  # each order's latest state
     loan: LoanHandle | None = None
     loan_repaid: bool = False
+    loan_receipt: LoanReceipt | None = None  # how the lender settled the loan (a transaction on chain)
     paper: bool = False  # orders filled locally against live books (PAPER_TRADING)
 
     @classmethod
@@ -135,6 +136,42 @@ class CycleState:
             paper=self.paper,
         )
 
+    def costs(self, limits: Limits) -> CostBreakdown:
+        """The cycle's costs so far, each rounded to the penny as the journal stores them; the loan
+        fee is the one the lender charged when it settled, else the one quoted when it was drawn."""
+        fills = self.fills
+        power_fee, futures_fee = venue_fees(fills, limits.power_fee_bp, limits.futures_fee_bp)
+        loan, receipt = self.loan, self.loan_receipt
+        loan_fee = receipt.fee_gbp if receipt is not None else (loan.fee if loan is not None else ZERO)
+        return CostBreakdown(
+            power_fee_gbp=money(power_fee),
+            futures_fee_gbp=money(futures_fee),
+            loan_fee_gbp=money(loan_fee),
+            gas_gbp=money(limits.gas if loan is not None else ZERO),
+            slippage_gbp=money(self._slippage(fills)),
+        )
+
+    def settlement(self, limits: Limits) -> Settlement:
+        """What the hedged cycle settles: the power seller is paid the power leg's net cost and its
+        venue fee; the futures buyer pays the proceeds net of its venue fee.
+
+        Built from the journal's own rounded figures, so what the settlement leaves the desk
+        (collect - pay - loan fee) is the cycle's realised PnL plus the gas estimate, to the penny.
+        The floor the lender enforces is zero: a settlement never loses the desk tokens. The
+        profit threshold (MIN_PROFIT_GBP) is applied before any order is sent, where it can still
+        change what happens.
+        """
+        fills = self.fills
+        costs = self.costs(limits)
+        gross = money(sum((f.cash for f in fills), ZERO))
+        power_out = money(-sum((f.cash for f in fills if f.leg == "power"), ZERO))
+        return Settlement(
+            cycle_id=self.cycle_id,
+            pay_gbp=power_out + costs.power_fee_gbp,
+            collect_gbp=gross + power_out - costs.futures_fee_gbp,
+            min_profit_gbp=ZERO,
+        )
+
     def close(
         self, status: CycleStatus, reason: str | None, finished: datetime, limits: Limits
     ) -> CycleRecord:
@@ -143,31 +180,29 @@ class CycleState:
         Only a TRADED cycle carries a trade; a half-done cycle is never recorded as profit.
         """
         fills = self.fills
-        power_fee, futures_fee = venue_fees(fills, limits.power_fee_bp, limits.futures_fee_bp)
-        loan = self.loan
+        loan, receipt = self.loan, self.loan_receipt
         cash = sum((f.cash for f in fills), ZERO)
-        costs = CostBreakdown(
-            power_fee_gbp=money(power_fee),
-            futures_fee_gbp=money(futures_fee),
-            loan_fee_gbp=money(loan.fee if loan is not None else ZERO),
-            gas_gbp=money(limits.gas if loan is not None else ZERO),
-            slippage_gbp=money(self._slippage(fills)),
-        )
+        costs = self.costs(limits)
         net = money(cash) - costs.total_gbp
         trade = None
         if status is CycleStatus.TRADED:
             _, power_px = average_price(fills, "power", Side.BUY)
             hedged, futures_px = average_price(fills, "futures", Side.SELL)
+            drawn = loan.amount if loan is not None else ZERO
+            tx, block, gas = _on_chain(receipt)
             trade = TradeRecord(
                 cycle_id=self.cycle_id,
                 executed_at=finished,
                 quantity_mwh=hedged,
                 power_price_gbp=power_px if power_px is not None else ZERO,
                 futures_price_gbp=futures_px if futures_px is not None else ZERO,
-                loan_amount_gbp=loan.amount if loan is not None else ZERO,
+                loan_amount_gbp=receipt.amount_gbp if receipt is not None else drawn,
                 gross_gbp=money(cash),
                 costs=costs,
                 net_gbp=net,
+                loan_tx=tx,
+                loan_block=block,
+                loan_gas_used=gas,
             )
         return self.record(status, reason, finished=finished, realised=net, trade=trade)
 
@@ -182,6 +217,13 @@ class CycleState:
             elif fill.leg == "futures" and fill.side is Side.SELL:
                 total += (top_bid - fill.price) * fill.quantity
         return total
+
+
+def _on_chain(receipt: LoanReceipt | None) -> tuple[str | None, int | None, int | None]:
+    """The settlement transaction's hash, block and gas: set only when a chain mined it."""
+    if receipt is None or receipt.block_number is None:
+        return None, None, None
+    return receipt.reference, receipt.block_number, receipt.gas_used
 
 
 def fills_of(orders: Iterable[OrderRecord]) -> list[Fill]:

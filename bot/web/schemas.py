@@ -134,6 +134,11 @@ class TradeOut(BaseModel):
     gross_gbp: Exact
     costs: CostsOut
     net_gbp: Exact
+    loan_tx: str | None = Field(
+        default=None, description="The on-chain loan's settlement transaction hash (USE_WEB3_LOAN)."
+    )
+    loan_block: int | None = Field(default=None, description="Block of the settlement transaction.")
+    loan_gas_used: int | None = Field(default=None, description="Gas the settlement transaction used.")
 
 
 class TradesPage(BaseModel):

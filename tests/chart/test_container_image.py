@@ -179,3 +179,7 @@ def test_the_package_the_image_installs_carries_every_file_of_bot_and_operator(t
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc"
     }
     assert sorted(shipped - packaged) == []
+    # and the on-chain loan's compiled contracts travel as data, where the adapter looks for them
+    data = "flash_green-0.1.0.data/data/share/flash-green/contracts/artifacts"
+    artifacts = {path.name for path in (REPO_ROOT / "contracts" / "artifacts").glob("*.json")}
+    assert artifacts and {f"{data}/{name}" for name in artifacts} <= packaged

@@ -140,11 +140,6 @@ def test_valid_examples_pass_and_invalid_ones_show_their_error(example: Path) ->
         problems = build_config(bot["metadata"]["name"], bot["spec"], allowlist=allowlist).problems
         if example.name.startswith("invalid-") and example.name != "invalid-secret-key.yaml":
             assert problems, f"{example.name} should be refused"
-        elif example.name == "production-bot.yaml":
-            # every live toggle on: refused for the one adapter this version does not ship (the
-            # on-chain loan), nothing else: the venue toggles are built
-            assert problems and all("which this version does not ship" in p for p in problems), problems
-            assert all("USE_WEB3_LOAN=1" in p for p in problems), problems
         else:
             assert problems == ()
 

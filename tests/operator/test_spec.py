@@ -11,18 +11,6 @@ ICE_LIVE = {
     "features": {"iceLive": True},
     "ice": {"apiUrl": "https://ice.example.internal", "symbol": "UK-BASE-M1"},
 }
-# The one toggle whose adapter this version does not ship: the on-chain loan.
-NOT_SHIPPED = (
-    "spec.features.web3Loan: USE_WEB3_LOAN=1 selects the on-chain flash-loan adapter, "
-    "which this version does not ship"
-)
-
-
-def _without_adapter(problems: tuple[str, ...] | list[str]) -> list[str]:
-    """The problems other than an adapter's absence from this version."""
-    return [p for p in problems if not p.startswith(NOT_SHIPPED)]
-
-
 def test_an_empty_spec_is_a_valid_simulated_bot() -> None:
     # given no spec at all; when it is mapped; then nothing is wrong and the bot validates as is
     config = build_config("sim", {})
@@ -67,17 +55,17 @@ def test_paused_turns_trading_off() -> None:
 
 
 def test_every_problem_names_the_spec_path_and_the_variable() -> None:
-    # given live ICE without URL, symbol or credentials, and the on-chain loan (not built)
+    # given live ICE without URL, symbol or credentials, and the on-chain loan without its settings
     problems = validate_spec("b", {"features": {"iceLive": True, "web3Loan": True}})
-    # then each missing value is named both ways, and so is the toggle whose adapter is not built
+    # then each missing value is named both ways
     assert any("spec.ice.apiUrl" in p and "ICE_API_URL" in p for p in problems)
     assert any("spec.ice.symbol" in p and "ICE_SYMBOL" in p for p in problems)
     assert any("spec.secrets.kubernetes.secretName" in p and "ICE_API_KEY" in p for p in problems)
     assert any("ICE_API_SECRET" in p for p in problems)
-    assert any(p.startswith(NOT_SHIPPED) for p in problems)
-    # the ICE adapter is built: only the loan is refused for its adapter
-    assert not any("iceLive" in p and "does not ship" in p for p in problems)
-    assert len([p for p in problems if "USE_WEB3_LOAN" in p and "does not ship" not in p]) == 4
+    assert any("spec.web3.chainId" in p and "CHAIN_ID" in p for p in problems)
+    # every adapter is built: nothing is refused for its absence
+    assert not any("does not ship" in p for p in problems)
+    assert len([p for p in problems if "USE_WEB3_LOAN" in p]) == 5
     assert len(problems) == 9
 
 
@@ -122,7 +110,7 @@ def test_the_webhook_view_assumes_referenced_secrets_hold_their_keys() -> None:
     # given live ICE whose credentials come from a named Secret; when judged from the spec alone
     spec = {**ICE_LIVE, "secrets": {"kubernetes": {"secretName": "ice"}}}
     # then no credential is missing (the Secret's keys are checked by the operator, which can read them)
-    assert _without_adapter(validate_spec("b", spec)) == []
+    assert validate_spec("b", spec) == []
 
 
 def test_a_secret_missing_a_key_is_named_with_the_key() -> None:
@@ -130,9 +118,9 @@ def test_a_secret_missing_a_key_is_named_with_the_key() -> None:
     spec = {**ICE_LIVE, "secrets": {"kubernetes": {"secretName": "ice"}}}
     config = build_config("b", spec, {"ice": frozenset({"ICE_API_KEY"})})
     # then the missing key is named, the spec needs nothing else, and the present key is wired
-    assert len(_without_adapter(config.problems)) == 1
-    assert "Secret 'ice' needs key ICE_API_SECRET" in _without_adapter(config.problems)[0]
-    assert _without_adapter(config.spec_problems) == []
+    assert len(config.problems) == 1
+    assert "Secret 'ice' needs key ICE_API_SECRET" in config.problems[0]
+    assert not config.spec_problems
     assert config.secret_env == (
         SecretEnv(
             "ICE_API_KEY", "ice", "ICE_API_KEY", optional=False, path="spec.secrets.kubernetes.secretName"
@@ -183,7 +171,7 @@ def test_vault_sets_the_backend_and_takes_its_token_by_reference() -> None:
     }
     config = build_config("b", spec, {"vault": frozenset({"VAULT_TOKEN"})})
     # then the pod is told where to fetch from, and only the token is a Secret reference
-    assert _without_adapter(config.problems) == []
+    assert not config.problems
     assert config.env["SECRETS_BACKEND"] == "vault"
     assert config.env["VAULT_ADDR"] == "https://vault:8200"
     assert [s.env for s in config.secret_env] == ["VAULT_TOKEN"]
