@@ -1,7 +1,6 @@
 """`make bench`: run every benchmark, print figures, write bench/results.json.
 
-A figure whose code is not built is left out, never invented (replay of recorded ticks belongs
-to a later release and has no figure yet).
+A figure whose code is not built is left out, never invented.
 """
 
 from __future__ import annotations
@@ -14,6 +13,7 @@ from pathlib import Path
 MODULES = (
     "bench.bench_core",
     "bench.bench_tick",
+    "bench.bench_replay",
     "bench.bench_api",
     "bench.bench_operator",
     "bench.bench_loan",

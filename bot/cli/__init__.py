@@ -3,7 +3,8 @@
 One Click group, so every subcommand shares the same help, usage errors (exit 2) and shell
 completion (`eval "$(_FLASH_GREEN_COMPLETE=bash_source flash-green)"`). Commands live by family:
 `serve.py` (run, orchestrator, api, operator), `maintain.py` (preflight, migrate, settings),
-`status.py` (a bot's status through its API) and `contracts.py` (the on-chain loan's contracts).
+`status.py` (a bot's status through its API), `replay.py` (replay, simulate-ticks) and
+`contracts.py` (the on-chain loan's contracts).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import click
 
 from bot.cli.contracts import contracts
 from bot.cli.maintain import migrate, preflight, settings_table
+from bot.cli.replay import replay, simulate_ticks
 from bot.cli.serve import api, operator, orchestrator, run
 from bot.cli.status import status
 
@@ -29,7 +31,7 @@ def cli() -> None:
 
 _SERVE = (run, orchestrator, api, operator)
 _MAINTAIN = (preflight, migrate, settings_table, status)
-for _command in (*_SERVE, *_MAINTAIN, contracts):
+for _command in (*_SERVE, *_MAINTAIN, replay, simulate_ticks, contracts):
     cli.add_command(_command)
 
 

@@ -191,6 +191,20 @@ class SettingFields(VenueSettingFields):
 
     # -- journal ---------------------------------------------------------------------------
     data_dir: Path = setting(Path("data"), "Directory of the default SQLite journal.", crd=None)
+    record_ticks: bool = setting(
+        False,
+        "Record every book the bot reads to Parquet tick files in DATA_DIR/ticks, for "
+        "flash-green replay (docs/replay.md).",
+        crd="recording.ticks",
+        override="any",
+    )
+    record_ticks_rotate_mb: int = setting(
+        64,
+        "A tick recording file is closed and a new one started at this size, MB (and at each UTC day).",
+        crd="recording.rotateMB",
+        ge=1,
+        override="any",
+    )
     database_url: str | None = setting(
         None,
         "Journal database URL (SQLAlchemy); default sqlite:///<DATA_DIR>/journal.db. PostgreSQL: "

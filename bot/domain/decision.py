@@ -325,3 +325,19 @@ def limits_from(settings: Settings) -> Limits:
         expected_slippage_bp=settings.expected_slippage_bp,  # SLIPPAGE_BP is the simulator's
         tolerance_bp=settings.price_tolerance_bp,
     )
+
+
+def cannot_pay(ask: Decimal, bid: Decimal, limits: Limits) -> str | None:
+    """The `NoTrade` reason `plan()` gives when the best power ask and futures bid alone rule a trade out.
+
+    Exact, never a guess: these are `plan()`'s own first two tests (a top spread that is not
+    positive; a top spread that does not earn the fees of one more MWh on both legs, so nothing is
+    sized), so a book rejected here is one `decide()` would not trade. `None`: only sizing can tell.
+    A replay asks this for every book change before it runs a cycle (bench/bench_replay.py).
+    """
+    top = bid - ask
+    if top <= ZERO:
+        return "negative_spread"
+    if top <= ((-ask if ask < ZERO else ask) + (-bid if bid < ZERO else bid)) * limits.edge_fee:
+        return "below_threshold"
+    return None

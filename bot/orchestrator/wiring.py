@@ -5,6 +5,7 @@ USE_LIVE_FEED gives the futures leg its book (the CCXT exchange): beside USE_ICE
 still go to the futures venue; alone it only reads. Whenever the bot is not `live`
 (`trading_mode`: PAPER_TRADING=1, or a leg without a live order venue), every live leg is wrapped
 in `PaperVenue`: its live book, orders filled locally by the simulator's model, nothing sent.
+With RECORD_TICKS=1 both legs are wrapped once more, to record every book read for replay.
 """
 
 from __future__ import annotations
@@ -105,4 +106,8 @@ def build_adapters(settings: Settings, observer: VenueObserver | None = None) ->
         )
     power = live_power or power
     futures = live_futures or futures
+    if settings.record_ticks:  # every book read is recorded for replay (bot/replay/recorder.py)
+        from bot.replay.recorder import recording_venues
+
+        power, futures = recording_venues(power, futures, settings)
     return Adapters(power=power, futures=futures, loan=built.get("loan", loan), mode=mode)

@@ -19,7 +19,7 @@ from bot.web.errors import ApiError, install_handlers
 from bot.web.guards import declare_security_schemes
 from bot.web.hot import mount_hot_routes
 from bot.web.intake import BodyLimit, ControlPlaneGate
-from bot.web.routes import control, data, health, ui
+from bot.web.routes import control, data, health, replay, ui
 from bot.web.supervisor import OrchestratorConflict, OverrideRejected
 from bot.web.telemetry import ApiMetrics, RequestMetricsMiddleware
 
@@ -110,6 +110,7 @@ def create_app(
     app.include_router(data.router)
     mount_hot_routes(app, data.HOT_ROUTES)
     app.include_router(control.router)
+    app.include_router(replay.router)
     ui.mount_panel(app)
     # Outermost last: metrics see every response, the audit sees HTTPS refusals of the control plane,
     # the gate admits a control-plane caller before the body cap lets its body be read at all.
