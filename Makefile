@@ -28,8 +28,11 @@ $(NPM_STAMP): contracts/package.json contracts/package-lock.json
 contracts: $(NPM_STAMP)
 
 ## The main job: a simulated bot (orchestrator, API, control panel, metrics) on this machine.
+## It runs the demo market profile (trades within seconds; not realistic): SIM_PROFILE=realistic make run
+## runs the market a pod runs.
+SIM_PROFILE ?= demo
 run: $(STAMP)
-	$(BIN)/flash-green run --simulated
+	SIM_PROFILE=$(SIM_PROFILE) $(BIN)/flash-green run --simulated
 
 ## The whole test suite.
 test: $(STAMP) $(NPM_STAMP)

@@ -15,6 +15,7 @@ from pydantic import SecretStr, field_validator
 from bot.config.fields import ListSetting, setting
 from bot.config.venue_fields import VenueSettingFields
 from bot.domain.window import parse_window
+from bot.markets.profiles import MarketProfile
 
 
 class SettingFields(VenueSettingFields):
@@ -129,6 +130,14 @@ class SettingFields(VenueSettingFields):
     )
     sim_seed: int = setting(
         7, "Seed of the simulated markets (reproducible runs).", crd="simulation.seed", override="any"
+    )
+    sim_profile: MarketProfile = setting(
+        "realistic",
+        "Simulated market profile: realistic (a paying spread now and then, what pods run) or demo "
+        "(opens inside a price dislocation and has them often, so a first trade comes within seconds; "
+        "not realistic, and the log and control panel say so).",
+        crd="simulation.profile",
+        override="any",
     )
     sim_faults: ListSetting = setting(
         [],

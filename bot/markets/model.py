@@ -17,7 +17,8 @@ regime's gap over a minute or two, so a negative hour opens a wide spread that t
 adds a basis made of an Ornstein-Uhlenbeck part (slightly negative on average, so most seconds do
 not pay) and short-lived dislocations (order flow lifting the futures, arriving at random and
 decaying within seconds). Those dislocations are what make a spread pay in a few percent of
-one-second cycles.
+one-second cycles. `bot.markets.profiles` names the parameter sets a bot runs: `realistic` (these
+defaults) and `demo` (opens inside a dislocation and has them far more often).
 
 Reproducible: the same seed, start and sequence of times asked give the same prices; the regime
 calendar depends on the seed and the settlement period only. Floats are used for the random
@@ -72,6 +73,8 @@ class MarketParams:
     dislocation_rate_per_s: float = 0.10
     dislocation_mean_gbp_mwh: float = 0.70
     dislocation_half_life_s: float = 4.0
+    # A dislocation already open when the model starts (0: none, the realistic start).
+    opening_dislocation_gbp_mwh: float = 0.0
     # How fast the futures prices in a regime (spike or negative hour) once it starts or ends.
     tracking_half_life_s: float = 90.0
     # Negative hours: start probability per settlement period by time of day, length, depth.
@@ -241,7 +244,7 @@ class MarketModel:
         self._at: datetime | None = start
         self._deviation = self._rng.gauss(0.0, p.deviation_sd_gbp_mwh)
         self._basis = self._rng.gauss(p.basis_mean_gbp_mwh, p.basis_sd_gbp_mwh)
-        self._dislocation = 0.0
+        self._dislocation = p.opening_dislocation_gbp_mwh
         self._enter_period(math.floor(self._t / SETTLEMENT_PERIOD_S))
         self._tracked = self._offset(self._sp_base, self._sp_span)  # already priced in at start
         self._compose()

@@ -21,6 +21,7 @@ restart, answer for the orders it holds; `SIM_KILL_AT` is the restart drill's SI
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 from collections.abc import Callable
@@ -39,6 +40,7 @@ from bot.domain.market import (
 from bot.markets.changes import ChangeFeed
 from bot.markets.faults import VENUE_FAULTS, FaultPlan, KillPoint, parse_kill_point
 from bot.markets.model import MarketModel, MarketParams, MarketState
+from bot.markets.profiles import DEMO_NOTICE, market_params
 from bot.venues.base import VenueObserver
 from bot.venues.sim_ledger import LEDGER_FILE, VenueLedger
 from bot.venues.sim_venue import SimulatedFuturesVenue, SimulatedPowerVenue
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
     from bot.config import Settings
 
 Clock = Callable[[], datetime]
+
+log = logging.getLogger("bot.venues.simulated")
 
 POWER_SYMBOL = "SIM-GB-POWER-HH"
 FUTURES_SYMBOL = "SIM-GB-POWER-FUT"
@@ -179,10 +183,11 @@ class SimulatedMarket:
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> SimulatedMarket:
-        """The market the settings describe (SIM_SEED, BOOK_*, USE_DEPTH_SIM, SLIPPAGE_BP, ...)."""
+        """The market the settings describe (SIM_SEED, SIM_PROFILE, BOOK_*, USE_DEPTH_SIM, ...)."""
         return cls(
             seed=settings.sim_seed,
             clock=clock,
+            params=market_params(settings.sim_profile),
             book_levels=settings.book_levels,
             book_size_mwh=settings.book_size_mwh,
             use_depth=settings.use_depth_sim,
@@ -332,9 +337,17 @@ def build_simulated_venues(
 ) -> tuple[SimulatedPowerVenue, SimulatedFuturesVenue]:
     """Both simulated venues over one market built from the settings; `clock` defaults to real time.
 
-    `observer` hears every call as a live venue's would (`BotMetrics.venue_observer()`).
+    `observer` hears every call as a live venue's would (`BotMetrics.venue_observer()`). On the
+    demo profile a warning says so, so that nobody reads its trades as the realistic market's.
     """
     market = SimulatedMarket.from_settings(settings, clock=clock)
+    if settings.sim_profile == "demo":
+        log.warning(
+            "%s: the simulated market opens inside a price dislocation and has them %.1fx as often "
+            "(SIM_PROFILE=demo; unset it for the realistic market pods run)",
+            DEMO_NOTICE,
+            market.model.params.dislocation_rate_per_s / market_params("realistic").dislocation_rate_per_s,
+        )
     power, futures = SimulatedPowerVenue(market), SimulatedFuturesVenue(market)
     power.observer = futures.observer = observer
     return power, futures

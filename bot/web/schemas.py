@@ -226,6 +226,10 @@ class StateResponse(BaseModel):
         "filled locally by the simulator's model, nothing sent. simulated: simulated markets."
     )
     trading_window_open: bool
+    market_profile: Literal["realistic", "demo"] = Field(
+        description="SIM_PROFILE of the simulated legs: demo opens inside a price dislocation and has "
+        "them often (not realistic; the control panel shows a banner)."
+    )
     settings: dict[str, Any] = Field(description="Effective settings by env name; secrets show only '<set>'.")
     orchestrator: OrchestratorSummary
     blocked_today: list[BlockedReason] = Field(description="Today's blocked or skipped cycles by reason.")

@@ -2,7 +2,8 @@
 
 The panel is loaded from a running server, a key is entered, a simulated trading loop is started
 and stopped from it, trades appear in the table and the four uPlot charts draw, show hovered values
-and zoom; refusals are shown plainly. A screenshot is kept in test-artifacts/ui.png.
+and zoom; the demo market profile is announced by a banner; refusals are shown plainly. A
+screenshot is kept in test-artifacts/ui.png.
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Request, expect, sync_playwright
 
-from bot.markets.model import MarketModel
+from bot.markets.profiles import DEMO_NOTICE
 from bot.web.context import ApiOptions
 from tests.fixtures.api_server import API_KEY, RunningApi, free_port, make_settings, start_api
 
@@ -36,6 +36,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 # chart element -> decimal places its legend shows
 CHARTS = {"pnl-chart": 2, "spread-chart": 2, "blocked-chart": 0, "latency-chart": 2}
 LOOPBACK = re.compile(r"^(https?|wss?)://(127\.0\.0\.1|localhost|\[::1\])(:\d+)?/")
+# the screen the panel must read on without scrolling: a common laptop's browser window
+LAPTOP = {"width": 1280, "height": 800}
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +52,13 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApi]:
-    """A server that supervises the real simulated trading loop."""
+    """A server that supervises the real simulated trading loop, on the demo market (`make run`'s)."""
     settings = make_settings(
         tmp_path_factory.mktemp("ui"),
         API_KEY=API_KEY,
         TRADING_WINDOW_UTC="00:00-24:00",
         ALLOW_WEEKEND_TRADING="1",
+        SIM_PROFILE="demo",
     )
     running = start_api(settings, options=ApiOptions(echo_orchestrator_output=False))
     yield running
@@ -81,25 +84,6 @@ def page(browser: Browser) -> Iterator[Page]:
     tab = context.new_page()
     yield tab
     context.close()
-
-
-def quick_trading_seed() -> int:
-    """A SIM_SEED whose simulated futures soon trade well above power (a dislocation 2-8 s in).
-
-    The simulated market pays only now and then (a few dislocations a minute, fewer at some
-    hours); picking the seed from the market model itself keeps this test from waiting on luck.
-    """
-    start = datetime.now(UTC)
-    best: tuple[int, int] | None = None
-    for seed in range(1, 400):
-        model = MarketModel(seed, start)
-        for tick in range(1, 80):
-            model.advance_to(start.timestamp() + tick * 0.1)
-            if tick >= 20 and model.futures_pennies - model.power_pennies >= 100:
-                if best is None or tick < best[1]:
-                    best = (seed, tick)
-                break
-    return best[0] if best else 7
 
 
 @dataclass
@@ -149,8 +133,48 @@ def plot_summary(page: Page, chart: str) -> dict[str, object]:
     )
 
 
-def hover_last_point(page: Page, chart: str) -> tuple[float, Locator]:
-    """Move the mouse onto the first series' newest point; its value and the legend's cell for it."""
+def legend_value(page: Page, chart: str) -> Locator:
+    """The legend's cell for the chart's first series."""
+    return page.locator(f"#{chart} .u-legend .u-series").nth(1).locator(".u-value")
+
+
+def drawn_pixels(page: Page, chart: str) -> int:
+    """How many pixels of the chart's canvas carry its first series' colour (its line or markers)."""
+    return int(
+        page.evaluate(
+            """(id) => {
+            const u = FlashCharts.plotOf(id);
+            const hex = u.series[1]._stroke;
+            const want = [1, 3, 5].map((at) => parseInt(hex.slice(at, at + 2), 16));
+            const { data } = u.ctx.getImageData(0, 0, u.ctx.canvas.width, u.ctx.canvas.height);
+            let count = 0;
+            for (let p = 0; p < data.length; p += 4) {
+                if (data[p + 3] > 200 && want.every((c, k) => Math.abs(data[p + k] - c) < 24)) count++;
+            }
+            return count;
+        }""",
+            chart,
+        )
+    )
+
+
+def in_first_view(page: Page, selector: str) -> bool:
+    """Whether an element lies wholly inside the window's first screen (the page scrolled to its top)."""
+    return bool(
+        page.evaluate(
+            """(selector) => {
+            const r = document.querySelector(selector).getBoundingClientRect();
+            const top = r.top + window.scrollY;
+            return top >= 0 && r.height > 0 && top + r.height <= window.innerHeight;
+        }""",
+            selector,
+        )
+    )
+
+
+def hover_a_point(page: Page, chart: str) -> tuple[float, Locator]:
+    """Move the mouse onto the first series' second newest point (the legend shows the newest off
+    the chart); that point's value and the legend's cell for it."""
     target = page.evaluate(
         """(id) => {
             const u = FlashCharts.plotOf(id);
@@ -158,6 +182,8 @@ def hover_last_point(page: Page, chart: str) -> tuple[float, Locator]:
             const values = u.data[1];
             let i = values.length - 1;
             while (values[i] === null) i--;
+            i--;
+            while (i > 0 && values[i] === null) i--;
             const box = u.over.getBoundingClientRect();
             const inside = (at, size) => Math.min(Math.max(at, 1), size - 1); // the newest sits on the edge
             return { x: box.left + inside(u.valToPos(u.data[0][i], "x"), box.width),
@@ -166,7 +192,7 @@ def hover_last_point(page: Page, chart: str) -> tuple[float, Locator]:
         chart,
     )
     page.mouse.move(target["x"], target["y"])
-    return target["value"], page.locator(f"#{chart} .u-legend .u-series").nth(1).locator(".u-value")
+    return target["value"], legend_value(page, chart)
 
 
 def drag_and_reset(page: Page, chart: str) -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
@@ -213,8 +239,9 @@ def test_the_key_lives_in_session_storage_only(page: Page, server: RunningApi) -
 
 
 def test_start_a_simulated_loop_see_trades_and_charts_then_stop_it(page: Page, server: RunningApi) -> None:
-    # given a connected panel
+    # given a connected panel on a laptop's screen, its server on the demo market
     seen = watch(page)
+    page.set_viewport_size(LAPTOP)
     _connect(page, server, API_KEY)
     expect(page.locator("#identity")).to_contain_text("api-key:")
     # when the loop of a bot configured for an always-open market is started with overrides for its pace
@@ -225,33 +252,47 @@ def test_start_a_simulated_loop_see_trades_and_charts_then_stop_it(page: Page, s
                 "EXEC_LATENCY_MS=0",
                 "CYCLE_INTERVAL_SECS=0.05",
                 f"METRICS_PORT={free_port()}",
-                f"SIM_SEED={quick_trading_seed()}",
+                # some books arrive stale, so cycles are blocked too, whatever the market does
+                "SIM_FAULTS=stale_book=0.2",
             ]
         ),
     )
     page.click("#start-btn")
-    # then it runs, trades appear with real timestamps, and both charts draw
+    # then it runs, says its market is the demo's, and trades within seconds
     expect(page.locator("#orch-state")).to_have_text("running", timeout=15_000)
     expect(page.locator("#window")).to_have_text("open")
+    expect(page.locator("#demo-banner")).to_be_visible()
+    expect(page.locator("#demo-banner")).to_contain_text(DEMO_NOTICE)
+    expect(page.locator("#last-trade")).to_have_text(re.compile(r"^-?\d+\.\d{2}$"), timeout=15_000)
+    # and the last trade, the spread chart with its trade markers and the banner show without scrolling
+    expect(page.locator("#spread-chart")).to_have_attribute("data-markers", re.compile(r"^[1-9]\d*$"))
+    for shown in ("#demo-banner", "#last-trade-detail", "#spread-chart canvas", "#spread-chart .u-legend"):
+        assert in_first_view(page, shown), shown
+    # and the trades appear in the table with real timestamps
     first_trade = page.locator("#trades tbody tr:not(.empty)").first
-    expect(first_trade).to_be_visible(timeout=90_000)
+    expect(first_trade).to_be_visible()
     expect(first_trade.locator("td").first).to_have_text(
         re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC$")
     )
     expect(page.locator("#pnl-chart")).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
     expect(page.locator("#spread-chart")).to_have_attribute("data-markers", re.compile(r"^[1-9]\d*$"))
-    expect(page.locator("#blocked li").first).not_to_have_text("none")
+    # (skipped cycles are journalled in batches, every 5 s)
+    expect(page.locator("#blocked li").first).not_to_have_text("none", timeout=15_000)
     expect(page.locator("#blocked-chart")).to_have_attribute("data-points", re.compile(r"^[1-9]\d*$"))
     expect(page.locator("#latency-chart")).to_have_attribute(
         "data-points", re.compile(r"^([3-9]|\d{2,})$"), timeout=15_000
     )
-    # and each of the four charts is a uPlot with data, its legend showing the value under the mouse
+    # and each of the four charts is a uPlot with data drawn on its canvas; its legend shows the
+    # newest value, and the value under the mouse while it hovers a point
     page.uncheck("#auto-refresh")  # hold the data still while the mouse reads it
     page.wait_for_timeout(2_500)  # let a refresh already in flight land
+    page.mouse.move(0, 0)
     for chart, places in CHARTS.items():
         summary = plot_summary(page, chart)
         assert summary["drawn"] and summary["points"] and summary["series"] >= 2, (chart, summary)
-        value, legend = hover_last_point(page, chart)
+        assert drawn_pixels(page, chart) > 20, chart
+        expect(legend_value(page, chart)).not_to_have_text("\N{EN DASH}")
+        value, legend = hover_a_point(page, chart)
         expect(legend).to_have_text(f"{value:.{places}f}")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui.png"), full_page=True)
@@ -277,6 +318,12 @@ def test_invalid_overrides_are_refused_naming_the_key(page: Page, server: Runnin
     page.fill("#overrides", "API_KEY=stolen")
     page.click("#start-btn")
     expect(page.locator("#error")).to_contain_text("API_KEY is a secret")
+
+
+def test_the_realistic_market_shows_no_demo_banner(page: Page, reader_server: RunningApi) -> None:
+    _connect(page, reader_server, API_KEY)
+    expect(page.locator("#trading-mode")).to_have_text("SIMULATED")
+    expect(page.locator("#demo-banner")).to_be_hidden()
 
 
 def test_a_forbidden_role_is_shown_plainly(page: Page, reader_server: RunningApi) -> None:

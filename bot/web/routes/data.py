@@ -209,6 +209,7 @@ def _state(ctx: ApiContext) -> StateResponse:
         simulated=settings.simulated,
         mode=trading_mode(settings),
         trading_window_open=closed is None,
+        market_profile=settings.sim_profile,
         settings=settings.public_view(),
         orchestrator=present.loop_summary(ctx.supervisor.status()),
         blocked_today=present.blocked(ctx.journal.skipped_counts(now.date())),

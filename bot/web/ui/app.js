@@ -221,6 +221,8 @@
     $("mode").textContent = `${MODES[st.mode] || st.mode} · window ${st.settings.TRADING_WINDOW_UTC} UTC`
       + (st.settings.TRADING_ENABLED ? "" : " · trading disabled");
     setStatus($("trading-mode"), st.mode.toUpperCase(), st.mode === "live" ? "bad" : st.mode === "paper" ? "warn-text" : "ok");
+    // SIM_PROFILE=demo: say on every view that these trades come from a market tuned to trade often
+    $("demo-banner").classList.toggle("hidden", !(st.market_profile === "demo" && st.mode !== "live"));
     const list = $("blocked");
     list.replaceChildren();
     if (st.blocked_today.length === 0) {
@@ -258,6 +260,7 @@
       cell(money(t.futures_price_gbp), "num"), cell(money(t.spread_gbp), "num"), cell(money(t.net_gbp), "num"),
     ]);
     fillTable("trades", rows, "no trades yet", 7);
+    renderLastTrade(page.items[0]);
     // PnL over time: cumulative net of the trades shown, oldest first.
     let total = 0;
     const points = [...page.items].reverse().map((t) => {
@@ -266,6 +269,17 @@
     });
     FlashCharts.draw($("pnl-chart"), [{ label: "cumulative net GBP", color: "#1f8a4c", points, markers: points.length < 40 }],
       { includeZero: true, empty: "no trades yet" });
+  }
+
+  // the newest trade where the panel opens: a first trade is seen without scrolling to the table
+  function renderLastTrade(t) {
+    if (!t) {
+      setStatus($("last-trade"), "–");
+      $("last-trade-detail").textContent = "none yet";
+      return;
+    }
+    setStatus($("last-trade"), money(t.net_gbp), Number(t.net_gbp) < 0 ? "bad" : "ok");
+    $("last-trade-detail").textContent = `${utc(t.executed_at)}\n${money(t.quantity_mwh, 1)} MWh · spread ${money(t.spread_gbp)} GBP/MWh\n${t.cycle_id}`;
   }
 
   async function refreshOrders() {
@@ -329,6 +343,7 @@
     state.spreadSamples = [];
     state.blockedSamples = [];
     state.latencySamples = [];
+    $("demo-banner").classList.add("hidden"); // said again by the next server that answers
     if (clearKey) sessionStorage.removeItem(STORE_KEY);
     $("identity").textContent = "not connected";
     setControls();

@@ -45,6 +45,20 @@ const FlashCharts = (() => {
     return options;
   }
 
+  // Off the chart the legend shows each series' newest value (uPlot would show dashes), so the
+  // latest figures read at a glance; over the chart it shows the values under the cursor.
+  function showLatest(u) {
+    if (u.cursor.left >= 0) return; // the mouse is over the plot
+    const xs = u.data[0];
+    if (!xs.length) return;
+    const idxs = u.data.map((values, i) => {
+      let at = values.length - 1;
+      if (i > 0) while (at > 0 && (values[at] === null || values[at] === undefined)) at--;
+      return at;
+    });
+    u.setLegend({ idxs }, false);
+  }
+
   function create(el, series, options) {
     const muted = themed("--muted");
     const axis = { stroke: muted, grid: { stroke: themed("--line"), width: 1 }, ticks: { stroke: themed("--line") } };
@@ -53,8 +67,13 @@ const FlashCharts = (() => {
       width: Math.max(el.clientWidth, 200),
       height: HEIGHT,
       tzDate: utcDate,
-      cursor: { drag: { x: true, y: false } }, // drag selects a time range and zooms; double-click resets
+      cursor: {
+        drag: { x: true, y: false }, // drag selects a time range and zooms; double-click resets
+        // series sampled at other times (trade markers, venues) show their nearest value, not a dash
+        hover: { skip: [null] },
+      },
       legend: { live: true },
+      hooks: { ready: [showLatest], setData: [showLatest], setCursor: [showLatest] },
       scales: {
         x: { time: true, range: timeRange },
         y: options.includeZero ? { range: (u, min, max) => uPlot.rangeNum(Math.min(min, 0), Math.max(max, 0), 0.1, true) } : {},
