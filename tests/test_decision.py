@@ -56,6 +56,28 @@ def test_a_paying_spread_is_sized_across_levels_while_each_mwh_still_earns() -> 
     assert result.gross == D("53") * 10 + D("52") * 10 - (D("50") * 10 + D("50.5") * 10)
 
 
+@pytest.mark.parametrize(
+    ("ask", "bid", "power_limit", "futures_limit"),
+    [
+        # at ordinary prices a share of the price is the room: 15 bp of 50.00 is 0.075
+        ("50.00", "53.00", "50.08", "52.92"),
+        # near zero a share of the price is no room at all: the floor of 0.05 GBP/MWh applies
+        ("-0.40", "2.60", "-0.35", "2.55"),
+        ("0.00", "3.00", "0.05", "2.95"),
+    ],
+)
+def test_limit_prices_reach_past_the_quote_by_a_share_of_it_and_never_less_than_the_floor(
+    ask: str, bid: str, power_limit: str, futures_limit: str
+) -> None:
+    # given a tolerance of 15 bp with a floor of 0.05 GBP/MWh
+    limits = replace(LIMITS, tolerance_bp=D("15"), tolerance_min=D("0.05"))
+    # when one level on each side pays
+    result = decide_now(book("asks", (ask, "10")), book("bids", (bid, "10")), limits)
+    # then each limit reaches past its quote by the larger of the two, rounded outward to the tick
+    assert isinstance(result, Opportunity)
+    assert (result.power_limit, result.futures_limit) == (D(power_limit), D(futures_limit))
+
+
 def test_expected_profit_is_net_of_venue_fees_loan_fee_and_gas() -> None:
     result = decide_now(PAYING_POWER, PAYING_FUTURES)
     assert isinstance(result, Opportunity)

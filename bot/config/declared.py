@@ -91,6 +91,14 @@ class SettingFields(VenueSettingFields):
         ge=0,
         override="lower",
     )
+    price_tolerance_min_gbp: Decimal = setting(
+        Decimal("0.10"),
+        "The least a limit price reaches past the quoted level, GBP/MWh (about PRICE_TOLERANCE_BP "
+        "of a typical price): near a zero price a share of the price leaves no room at all.",
+        crd="risk.priceToleranceMinGBP",
+        ge=0,
+        override="lower",
+    )
     trading_enabled: bool = setting(
         True, "Master switch; 0 blocks every cycle.", crd="paused", override="off"
     )

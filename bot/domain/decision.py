@@ -78,6 +78,7 @@ class Limits:
     max_quote_age_ms: int
     expected_slippage_bp: Decimal = Decimal(0)  # adverse slippage priced into every decision
     tolerance_bp: Decimal = Decimal(0)  # how far past the quote a limit price may fill
+    tolerance_min: Decimal = Decimal(0)  # ...and at least this far, GBP/MWh (prices near zero)
     # fractions derived once from the basis points above (the hot path never divides)
     power_fee: Decimal = field(init=False)
     futures_fee: Decimal = field(init=False)
@@ -271,13 +272,14 @@ def plan(power: Book, futures: Book, limits: Limits) -> Opportunity | NoTrade:
             profit = futures_value - power_cost - costs.total
     if profit < limits.min_profit:
         return NoTrade("below_threshold", top_spread, profit)
-    # limits tolerate slippage and the market moving while the orders travel (PRICE_TOLERANCE_BP),
-    # rounded outward to the price tick venues accept
-    slip = limits.tolerance
+    # limits tolerate slippage and the market moving while the orders travel (PRICE_TOLERANCE_BP,
+    # and at least PRICE_TOLERANCE_MIN_GBP: near a zero price a share of the price is no room at
+    # all, and every order would miss by a penny), rounded outward to the price tick venues accept
+    slip, least = limits.tolerance, limits.tolerance_min
     return Opportunity(
         qty,
-        (power_limit + abs(power_limit) * slip).quantize(PRICE_TICK, rounding=ROUND_CEILING),
-        (futures_limit - abs(futures_limit) * slip).quantize(PRICE_TICK, rounding=ROUND_FLOOR),
+        (power_limit + max(abs(power_limit) * slip, least)).quantize(PRICE_TICK, rounding=ROUND_CEILING),
+        (futures_limit - max(abs(futures_limit) * slip, least)).quantize(PRICE_TICK, rounding=ROUND_FLOOR),
         power_cost,
         futures_value,
         loan_amount,
@@ -324,6 +326,7 @@ def limits_from(settings: Settings) -> Limits:
         max_quote_age_ms=settings.max_quote_age_ms,
         expected_slippage_bp=settings.expected_slippage_bp,  # SLIPPAGE_BP is the simulator's
         tolerance_bp=settings.price_tolerance_bp,
+        tolerance_min=settings.price_tolerance_min_gbp,
     )
 
 
