@@ -101,7 +101,7 @@ async def test_a_minute_of_cycles_settles_on_chain_exactly_as_journalled(
     )
     orchestrator.load_state()
     # when it cycles for a minute
-    running = asyncio.create_task(orchestrator.run(interval_s=0.05))
+    running = asyncio.create_task(orchestrator.run(interval_s=0.2))
     await asyncio.sleep(RUN_SECONDS)
     orchestrator.stopping.set()
     await asyncio.wait_for(running, timeout=30)

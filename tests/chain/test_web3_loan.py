@@ -221,7 +221,10 @@ async def test_a_node_that_cannot_be_reached_is_named_without_its_credentials() 
 
 
 async def test_a_base_fee_above_the_cap_is_refused_before_signing(chain: Anvil, make_loan: Factory) -> None:
-    # given CHAIN_MAX_FEE_GWEI far below the node's base fee
+    # given CHAIN_MAX_FEE_GWEI far below the node's base fee (set here: anvil's base fee falls
+    # block after block, and a snapshot's revert does not restore it)
+    chain.rpc("anvil_setNextBlockBaseFeePerGas", hex(10**9))
+    chain.rpc("evm_mine")
     loan = make_loan(max_fee_gwei=Decimal("0.000001"))
     handle = await loan.draw("cycle-fee", Decimal("100"))
     nonce = chain.nonce(loan.address)
