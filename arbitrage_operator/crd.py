@@ -354,8 +354,73 @@ def status_schema() -> dict[str, Any]:
             "pnlTodayGBP": {
                 "type": "string",
                 "pattern": SIGNED_DECIMAL_PATTERN,
-                "description": "Today's (UTC) profit and loss in GBP, when reported; empty otherwise.",
+                "description": "Today's (UTC) profit and loss in GBP as the bot's API reports it; kept "
+                "through an unreachable spell of the same UTC day, dropped after it.",
             },
+            "pnlDay": {
+                "type": "string",
+                "format": "date",
+                "description": "The UTC day pnlTodayGBP and tradesToday are for.",
+            },
+            "tradesToday": {
+                "type": "integer",
+                "format": "int64",
+                "description": "Trades the bot executed today (UTC), as its API reports.",
+            },
+            "lastTradeAt": {
+                "type": "string",
+                "format": "date-time",
+                "description": "When the bot's most recent trade executed, UTC.",
+            },
+            "dailyLossLimitHit": {
+                "type": "boolean",
+                "description": "True when today's losses reached the bot's daily loss limit (it blocks "
+                "new cycles until the UTC day ends).",
+            },
+            "venues": {
+                "type": "array",
+                "description": "Each venue the bot trades on, as its /readyz reports it.",
+                "items": _object(
+                    "One venue's health.",
+                    {
+                        "name": {"type": "string", "description": "The venue."},
+                        "leg": {"type": "string", "description": "power or futures."},
+                        "up": {
+                            "type": "boolean",
+                            "description": "Whether its last request was answered (absent before the first).",
+                        },
+                        "breaker": {
+                            "type": "string",
+                            "description": "Its circuit breaker: closed, open, half_open or none.",
+                        },
+                        "lastError": {
+                            "type": "string",
+                            "description": "The kind of its last request's error, when it failed.",
+                        },
+                    },
+                    required=["name", "leg"],
+                ),
+            },
+            "journal": _object(
+                "The bot's journal database.",
+                {
+                    "engine": {"type": "string", "description": "sqlite or postgresql."},
+                    "reachable": {
+                        "type": "boolean",
+                        "description": "Whether the bot reaches it (absent when its API cannot be read).",
+                    },
+                },
+            ),
+            "botApi": _object(
+                "Whether the operator could read the bot's API (the source of the fields above).",
+                {
+                    "reachable": {"type": "boolean", "description": "The last read succeeded."},
+                    "message": {
+                        "type": "string",
+                        "description": "Why it could not be read (never a credential).",
+                    },
+                },
+            ),
             "kopf": {
                 **_object("Bookkeeping of the operator framework (kopf): handler progress and retries."),
                 "x-kubernetes-preserve-unknown-fields": True,
@@ -390,6 +455,18 @@ def printer_columns() -> list[dict[str, Any]]:
             "type": "string",
             "jsonPath": ".status.pnlTodayGBP",
             "description": "Today's profit and loss in GBP, when known.",
+        },
+        {
+            "name": "Trades",
+            "type": "integer",
+            "jsonPath": ".status.tradesToday",
+            "description": "Trades executed today (UTC).",
+        },
+        {
+            "name": "Last Trade",
+            "type": "date",
+            "jsonPath": ".status.lastTradeAt",
+            "description": "How long ago the most recent trade executed.",
         },
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]

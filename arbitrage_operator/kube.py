@@ -36,6 +36,7 @@ PLURALS: dict[str, str] = {
     "Deployment": "deployments",
     "ServiceMonitor": "servicemonitors",
     "ArbitrageBot": "arbitragebots",
+    "Event": "events",
 }
 
 

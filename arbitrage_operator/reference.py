@@ -13,10 +13,11 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from arbitrage_operator.crd import spec_schema
+from arbitrage_operator.crd import spec_schema, status_schema
 from arbitrage_operator.spec import NAME_PATH, OPERATOR_ENV
 from arbitrage_operator.spec_fields import SPECIAL_BY_ENV
 from arbitrage_operator.status import REASONS
+from arbitrage_operator.story import EVENT_REASONS
 from bot.config import SettingInfo, catalog
 
 
@@ -99,7 +100,31 @@ def reasons_table() -> str:
     return "\n".join(lines)
 
 
-SECTIONS = {"env-table": env_table, "crd-fields": crd_fields_table, "reasons": reasons_table}
+def status_fields_table() -> str:
+    """Every field of the ArbitrageBot status (kopf's bookkeeping aside) with its type and description."""
+    lines = ["| Field | Type | Description |", "| --- | --- | --- |"]
+    for path, schema in _walk(status_schema(), "status"):
+        if path.startswith("status.kopf"):
+            continue
+        lines.append(f"| `{path}` | {_type(schema)} | {_cell(str(schema.get('description', '')))} |")
+    return "\n".join(lines)
+
+
+def events_table() -> str:
+    """Every reason of the operator's own Events and when it is posted."""
+    lines = ["| Reason | Type and when |", "| --- | --- |"]
+    for reason, meaning in EVENT_REASONS.items():
+        lines.append(f"| `{reason}` | {_cell(meaning)} |")
+    return "\n".join(lines)
+
+
+SECTIONS = {
+    "env-table": env_table,
+    "crd-fields": crd_fields_table,
+    "reasons": reasons_table,
+    "status-fields": status_fields_table,
+    "events": events_table,
+}
 
 
 def generated_sections(document: str) -> dict[str, str]:

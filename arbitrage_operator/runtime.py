@@ -12,6 +12,10 @@ and passes what it needs down (the bots' defaults, the webhook server, the metri
   (comma list; default `default`);
 - `FLASH_GREEN_BOT_SERVICEMONITOR_INTERVAL`, `..._SCRAPE_TIMEOUT`, `..._LABELS`: the bots'
   ServiceMonitors' scrape interval, timeout and extra labels (a JSON object);
+- `FLASH_GREEN_BOT_URL_TEMPLATE`: where the operator reads each ready bot's API for its status
+  (default `http://{service}.{namespace}.svc:{port}`; `{service}`, `{namespace}` and `{port}`
+  are filled in per bot);
+- `FLASH_GREEN_BOT_STATUS_PERIOD`: seconds between two reads of a bot's API (default 30);
 - `OPERATOR_METRICS_PORT`: where the operator serves its own /metrics (unset: not served);
 - `WEBHOOK_CERT_FILE`, `WEBHOOK_KEY_FILE`: TLS certificate and key of the admission webhook
   server; setting both turns it on;
@@ -33,6 +37,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from arbitrage_operator.manifests import OperatorDefaults
 from arbitrage_operator.policy import DEFAULT_IMAGE, DEFAULT_SERVICE_ACCOUNT, Allowlist, is_object_name
+
+DEFAULT_BOT_URL_TEMPLATE = "http://{service}.{namespace}.svc:{port}"
 
 
 class RuntimeConfigError(ValueError):
@@ -71,6 +77,14 @@ class OperatorSettings(BaseSettings):
     servicemonitor_labels: Annotated[dict[str, str], NoDecode] = _env(
         "FLASH_GREEN_BOT_SERVICEMONITOR_LABELS", {}, "Extra labels of the bots' ServiceMonitors (JSON)."
     )
+    bot_url_template: str = _env(
+        "FLASH_GREEN_BOT_URL_TEMPLATE",
+        DEFAULT_BOT_URL_TEMPLATE,
+        "Where each bot's API is read ({service}, {namespace} and {port} are filled in).",
+    )
+    bot_status_period: float = _env(
+        "FLASH_GREEN_BOT_STATUS_PERIOD", 30.0, "Seconds between two reads of a ready bot's API."
+    )
     metrics_port: int | None = _env("OPERATOR_METRICS_PORT", None, "Port of the operator's /metrics.")
     webhook_cert_file: str | None = _env("WEBHOOK_CERT_FILE", None, "TLS certificate of the webhook.")
     webhook_key_file: str | None = _env("WEBHOOK_KEY_FILE", None, "TLS key of the webhook.")
@@ -107,6 +121,24 @@ class OperatorSettings(BaseSettings):
             raise ValueError("must be a comma list of ServiceAccount names")
         return entries
 
+    @field_validator("bot_url_template")
+    @classmethod
+    def _url_template(cls, value: str) -> str:
+        try:
+            url = value.format(service="bot", namespace="ns", port=8002)
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError("may use only the placeholders {service}, {namespace} and {port}") from exc
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @field_validator("bot_status_period")
+    @classmethod
+    def _period(cls, value: float) -> float:
+        if not 0.1 <= value <= 3600:
+            raise ValueError("must be between 0.1 and 3600 seconds")
+        return value
+
     @field_validator("metrics_port", "webhook_port", mode="before")
     @classmethod
     def _port(cls, value: Any) -> Any:
@@ -132,6 +164,10 @@ class OperatorSettings(BaseSettings):
             scrape_timeout=self.scrape_timeout,
             servicemonitor_labels=dict(self.servicemonitor_labels),
         )
+
+    def bot_url(self, namespace: str, name: str, port: int) -> str:
+        """The URL of one bot's API (its Service is named after the bot)."""
+        return self.bot_url_template.format(service=name, namespace=namespace, port=port)
 
     def allowlist(self) -> Allowlist:
         """What a bot's spec may choose: the default image and the allowed ones, the allowed accounts."""

@@ -8,9 +8,10 @@ from typing import Any
 
 import kopf
 
-from arbitrage_operator import crd, manifests
+from arbitrage_operator import crd, manifests, story
 from arbitrage_operator import status as bot_status
 from arbitrage_operator.children import owned_by
+from arbitrage_operator.events import ObjectRef
 from arbitrage_operator.kube import ApiError, object_path, patch_status
 from arbitrage_operator.state import OperatorState
 
@@ -50,6 +51,8 @@ async def deployment_changed(
         )
         if fields is not None:
             await patch_status(state.api, bot_path, owner, fields)
+            announced = story.announcements(owner.get("status"), fields)
+            await state.recorder().announce(ObjectRef.of(owner), announced)
             logger.info(f"Bot {namespace}/{bot}: Ready is {ready.status} ({ready.reason}).")
         state.ready_seen[key] = (ready.status, ready.reason, ready.message)
     except ApiError as exc:

@@ -9,8 +9,10 @@ from typing import Any
 import kopf
 
 from arbitrage_operator import runtime
-from arbitrage_operator.handlers import trading_clock, webhook
+from arbitrage_operator.events import EventRecorder
+from arbitrage_operator.handlers import live_status, trading_clock, webhook
 from arbitrage_operator.kube import KubeApi
+from arbitrage_operator.spec import build_config
 from arbitrage_operator.state import OperatorState, state_of
 
 
@@ -20,17 +22,25 @@ async def configure(
     memo: kopf.Memo,
     logger: kopf.Logger,
     trading_inputs: kopf.Index[tuple[str, str], dict[str, Any]] | None = None,
+    live_inputs: kopf.Index[tuple[str, str], dict[str, Any]] | None = None,
     **_: Any,
 ) -> None:
     """Composition root: read the operator's environment once, build the API client, tune kopf."""
-    # kopf passes every index to every handler by its name; this one is in trading_clock.
+    # kopf passes every index to every handler by its name; these are in trading_clock and live_status.
     assert trading_inputs is not None, "the trading_inputs index is not registered"
+    assert live_inputs is not None, "the live_inputs index is not registered"
     try:
         config = runtime.load()
     except runtime.RuntimeConfigError as exc:  # a misconfigured operator stops with the reason, no retry
         raise kopf.PermanentError(str(exc)) from exc
     defaults = config.bot_defaults()
-    state = OperatorState(api=KubeApi(), defaults=defaults, allowlist=config.allowlist())
+    # The first validation imports the bot's lazily loaded validators (rate limits, ...): pay it
+    # here rather than in the first bot's reconciliation.
+    build_config("warm-up", {})
+    api = KubeApi()
+    events = EventRecorder(api)
+    state = OperatorState(api=api, defaults=defaults, allowlist=config.allowlist(), events=events)
+    state.live = live_status.LiveStatus(api=api, events=events, config=config)
     memo.state = state
     if config.metrics_port is not None:
         state.metrics.serve(config.metrics_port)
@@ -49,7 +59,11 @@ async def configure(
     if server is not None:
         webhook.register(settings, server)
         logger.info(f"Admission webhook: HTTPS on port {server.port}, path /{webhook.WEBHOOK_ID}.")
-    state.trading_clock = asyncio.create_task(trading_clock.run(state.api, trading_inputs, logger))
+    state.trading_clock = asyncio.create_task(trading_clock.run(state.api, events, trading_inputs, logger))
+    state.live_task = asyncio.create_task(live_status.run(state.live, live_inputs, logger))
+    logger.info(
+        f"Bots' APIs are read every {config.bot_status_period:g} s at {config.bot_url_template} once ready."
+    )
     logger.info(f"Bots default to image {defaults.image}.")
     logger.info(
         f"Bots may name the images {', '.join(state.allowlist.images)} and the ServiceAccounts "
@@ -69,11 +83,12 @@ async def login(memo: kopf.Memo, logger: kopf.Logger, **kwargs: Any) -> kopf.Con
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the trading clock and close the API client's connections."""
+    """Stop the trading clock and the bots' reader, and close the API client's connections."""
     state = state_of(memo)
     if state is None:
         return
-    if state.trading_clock is not None:
-        state.trading_clock.cancel()
-        await asyncio.gather(state.trading_clock, return_exceptions=True)
+    tasks = [task for task in (state.trading_clock, state.live_task) if task is not None]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     await state.api.close()

@@ -16,9 +16,10 @@ from typing import Any
 
 import kopf
 
-from arbitrage_operator import crd, manifests
+from arbitrage_operator import crd, manifests, story
 from arbitrage_operator import status as bot_status
 from arbitrage_operator.children import NameConflict, delete_owned, ensure_children, owned_by
+from arbitrage_operator.events import ObjectRef
 from arbitrage_operator.kube import ApiError, KubeApi, object_path, secret_keys
 from arbitrage_operator.secret_refs import referenced_secrets
 from arbitrage_operator.spec import BotConfig, build_config
@@ -84,7 +85,8 @@ async def reconcile(
             deployment = None  # someone else's Deployment of that name says nothing about this bot
         new_status = status_with(deployment)
         _write_status(state, patch, namespace, name, status, new_status)
-        _announce_refusal(body, status, valid, logger)
+        await _announce(state, body, status, new_status)
+        logger.warning(f"Configuration refused, no child touched: {valid.message}")
         if not config.spec_problems:
             # Only Secrets are missing or incomplete: look again until they are fixed.
             state.metrics.reconciliations.labels(result="waiting_for_secrets").inc()
@@ -98,8 +100,10 @@ async def reconcile(
     except NameConflict as exc:
         # Someone else's object holds a child's name: nothing was written; look again later.
         conflict = bot_status.name_conflict_condition([c.describe() for c in exc.conflicts])
-        _write_status(state, patch, namespace, name, status, status_with(None, ready=conflict))
+        conflicted = status_with(None, ready=conflict)
+        _write_status(state, patch, namespace, name, status, conflicted)
         _announce_conflict(body, status, conflict, logger)
+        await _announce(state, body, status, conflicted)
         state.metrics.reconciliations.labels(result="name_conflict").inc()
         raise kopf.TemporaryError(f"name conflict: {exc}", delay=retry_delay(retry)) from exc
     except ApiError as exc:
@@ -108,6 +112,7 @@ async def reconcile(
     new_status = status_with(deployment)
     new_status["configHash"] = manifests.config_hash(name, desired, config, state.defaults)
     _write_status(state, patch, namespace, name, status, new_status)
+    await _announce(state, body, status, new_status)
     state.metrics.reconciliations.labels(result="applied").inc()
     logger.info(f"Reconciled: phase {new_status['phase']}, configuration {new_status['configHash']}.")
 
@@ -168,14 +173,11 @@ async def _reconcile_servicemonitor(
         patch.status["serviceMonitor"] = None
 
 
-def _announce_refusal(
-    body: kopf.Body, status: Mapping[str, Any], valid: bot_status.Condition, logger: kopf.Logger
+async def _announce(
+    state: OperatorState, body: kopf.Body, status: Mapping[str, Any], new_status: Mapping[str, Any]
 ) -> None:
-    # One Warning event per new refusal (not one per retry), carrying the status message.
-    previous = bot_status.condition_of(status.get("conditions"), "ConfigValid")
-    if previous is None or (previous.get("status"), previous.get("message")) != (valid.status, valid.message):
-        kopf.event(body, type="Warning", reason=valid.reason, message=valid.message)
-    logger.warning(f"Configuration refused, no child touched: {valid.message}")
+    # One Event per transition (a refusal once, not once per retry), counted when repeated.
+    await state.recorder().announce(ObjectRef.of(body), story.announcements(status, new_status))
 
 
 def _announce_conflict(

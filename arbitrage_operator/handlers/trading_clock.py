@@ -16,8 +16,9 @@ from typing import Any
 
 import kopf
 
-from arbitrage_operator import crd
+from arbitrage_operator import crd, story
 from arbitrage_operator import status as bot_status
+from arbitrage_operator.events import EventRecorder, ObjectRef
 from arbitrage_operator.kube import KubeApi, object_path, patch_status
 from arbitrage_operator.spec_fields import PAUSED
 
@@ -40,7 +41,7 @@ def seconds_to_next_minute(now: datetime.datetime) -> float:
     return 61.0 - now.second - now.microsecond / 1_000_000
 
 
-async def run(api: KubeApi, index: kopf.Index[Any, Any], logger: kopf.Logger) -> None:
+async def run(api: KubeApi, events: EventRecorder, index: kopf.Index[Any, Any], logger: kopf.Logger) -> None:
     """Every minute, rewrite Trading on the bots whose window opened or closed."""
     while True:
         await asyncio.sleep(seconds_to_next_minute(datetime.datetime.now(datetime.UTC)))
@@ -50,13 +51,20 @@ async def run(api: KubeApi, index: kopf.Index[Any, Any], logger: kopf.Logger) ->
                 if bot_status.refreshed_trading(inputs["spec"], inputs["status"], now=now) is None:
                     continue
                 try:
-                    await refresh_trading(api, namespace, name, now)
+                    await refresh_trading(api, namespace, name, now, events=events)
                 except Exception:  # one bot's failure must not stop the clock for the others
                     logger.exception(f"Could not refresh Trading of bot {namespace}/{name}.")
 
 
-async def refresh_trading(api: KubeApi, namespace: str, name: str, now: datetime.datetime) -> None:
-    """Recompute Trading of one bot from a fresh read; write only when it changed."""
+async def refresh_trading(
+    api: KubeApi,
+    namespace: str,
+    name: str,
+    now: datetime.datetime,
+    *,
+    events: EventRecorder | None = None,
+) -> None:
+    """Recompute Trading of one bot from a fresh read; write only when it changed (and say so)."""
     path = object_path(crd.API_VERSION, crd.KIND, namespace, name)
     bot = await api.get(path)
     if bot is None:
@@ -64,3 +72,5 @@ async def refresh_trading(api: KubeApi, namespace: str, name: str, now: datetime
     fields = bot_status.refreshed_trading(bot.get("spec") or {}, bot.get("status"), now=now)
     if fields is not None:
         await patch_status(api, path, bot, fields)
+        if events is not None:
+            await events.announce(ObjectRef.of(bot), story.announcements(bot.get("status"), fields))

@@ -24,10 +24,16 @@ TIMEOUT_S = 10.0
 
 @dataclass(frozen=True)
 class StatusError(Exception):
-    """Why the status could not be read, and the exit code that says so."""
+    """Why the status could not be read, and the exit code that says so.
+
+    `http_status` (the bot's refusal) and `cause` (a connection failure) let a caller other than
+    the command line (the operator) word the problem for its own user.
+    """
 
     message: str
     exit_code: int
+    http_status: int | None = None
+    cause: str | None = None
 
     def __str__(self) -> str:
         return self.message
@@ -60,11 +66,14 @@ def api_key(key_file: Path | None, environ: dict[str, str] | None = None) -> str
     return env.get(KEY_ENV) or None
 
 
-def read_bot(url: str, key: str | None, *, recent: int = 1) -> Answers:
-    """Every answer `flash-green status` shows; `recent` trades (1, or more for the detail view)."""
+def read_bot(url: str, key: str | None, *, recent: int = 1, timeout: float = TIMEOUT_S) -> Answers:
+    """Every answer `flash-green status` shows; `recent` trades (1, or more for the detail view).
+
+    `timeout` bounds each request (the operator, reading every bot, passes a short one).
+    """
     base = url.rstrip("/")
     headers = {"X-API-Key": key} if key else {}
-    with httpx.Client(base_url=base, timeout=TIMEOUT_S, headers=headers, follow_redirects=False) as client:
+    with httpx.Client(base_url=base, timeout=timeout, headers=headers, follow_redirects=False) as client:
         health = _get(client, base, "/healthz", key)
         readiness = _get(client, base, "/readyz", key, also_ok=(503,))
         state = _get(client, base, "/state", key)
@@ -86,10 +95,11 @@ def _get(
     try:
         response = client.get(path, params=params)
     except httpx.HTTPError as exc:
+        cause = f"{type(exc).__name__}: {exc}"
         raise StatusError(
-            f"cannot reach the bot at {shown} ({type(exc).__name__}: {exc}); is it running? "
-            "Pass its address with --url.",
+            f"cannot reach the bot at {shown} ({cause}); is it running? Pass its address with --url.",
             EXIT_UNREACHABLE,
+            cause=cause,
         ) from exc
     if response.status_code == 401:
         what = (
@@ -97,16 +107,19 @@ def _get(
             if not key
             else f"the bot refused the API key: set {KEY_ENV} (or --api-key-file) to this bot's key"
         )
-        raise StatusError(f"{shown}{path} answered 401: {what}", EXIT_USAGE)
+        raise StatusError(f"{shown}{path} answered 401: {what}", EXIT_USAGE, http_status=401)
     if response.status_code == 403:
         raise StatusError(
             f"{shown}{path} answered 403: the credential has no reader role; "
             "use a key or token that can read",
             EXIT_USAGE,
+            http_status=403,
         )
     if response.status_code != 200 and response.status_code not in also_ok:
         raise StatusError(
-            f"{shown}{path} answered {response.status_code}: {_detail(response)}", EXIT_UNREACHABLE
+            f"{shown}{path} answered {response.status_code}: {_detail(response)}",
+            EXIT_UNREACHABLE,
+            http_status=response.status_code,
         )
     try:
         body = response.json()

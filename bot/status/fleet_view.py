@@ -1,7 +1,8 @@
 """ArbitrageBot objects as rows and a detail view for `kubectl flash-green status` (pure, no I/O).
 
-Status fields the operator does not fill yet (`pnlTodayGBP`, `tradesToday`, `lastTradeAt`) show as
-"—": absent is a normal state, not an error.
+The PnL and trade fields (`pnlTodayGBP`, `tradesToday`, `lastTradeAt`) are what the operator read
+from the bot's API; until it has read a bot (not ready yet) they are absent and show as "—":
+absent is a normal state, not an error.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from bot.status.output import MISSING, Section, health_style
 
-# Status fields read when present (the CRD declares pnlTodayGBP; the others are read the same way).
+# Status fields read when present (declared in the CRD, written by arbitrage_operator/live_status.py).
 PNL_FIELD = "pnlTodayGBP"
 TRADES_FIELD = "tradesToday"
 LAST_TRADE_FIELD = "lastTradeAt"

@@ -21,7 +21,7 @@ NAMESPACED_RULES: dict[tuple[str, str], set[str]] = {
     ("", "persistentvolumeclaims"): {"get", "create", "patch"},
     ("apps", "deployments"): {"get", "list", "watch", "create", "patch"},
     ("", "secrets"): {"get"},
-    ("", "events"): {"create"},
+    ("", "events"): {"create", "patch"},
     ("monitoring.coreos.com", "servicemonitors"): {"get", "create", "patch", "delete"},
 }
 CLUSTER_PEERING = {("kopf.dev", "clusterkopfpeerings"): {"list", "watch", "patch"}}

@@ -69,6 +69,8 @@ def test_names_scope_and_subresources() -> None:
         "Ready",
         "Trading",
         "PnL",
+        "Trades",
+        "Last Trade",
         "Age",
     ]
 

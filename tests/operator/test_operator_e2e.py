@@ -200,9 +200,10 @@ def test_an_invalid_spec_is_refused_and_the_running_deployment_is_left_alone(
     assert (valid["status"], valid["reason"]) == ("False", "InvalidSpec")
     for expected in ("spec.ice.apiUrl", "ICE_API_URL", "ICE_API_KEY", "ICE_API_SECRET"):
         assert expected in valid["message"]
-    # and a Warning event says the same
+    # and a Warning event says the same, its message led by the condition's reason
     events = wait_for(lambda: warning_events(kube, "desk-f", "guarded"), what="a Warning event")
-    assert events[0]["reason"] == "InvalidSpec"
+    assert events[0]["reason"] == "ConfigInvalid"
+    assert events[0]["message"].startswith("InvalidSpec: ")
     assert "ICE_API_URL" in events[0]["message"]
     # and neither the Deployment nor the ConfigMap was touched
     assert kube.versions(DEPLOYMENTS, "desk-f", "guarded") == versions_before

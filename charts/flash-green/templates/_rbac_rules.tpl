@@ -20,13 +20,15 @@ The rules on namespaced resources, shared by the ClusterRole (cluster mode) and 
   resources: ["deployments"]
   verbs: ["get", "list", "watch", "create", "patch"]
 # Referenced Secrets are read to check they hold the required keys; values are never copied.
+# The bot's API key (spec.apiKeySecretRef) is kept in the operator's memory to read the bot's API.
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get"]
-# Events on ArbitrageBots (Warning on invalid specs), posted by the operator and by kopf.
+# Events on ArbitrageBots, posted by the operator and by kopf; patch counts a repeated Event
+# (the same reason within a minute) on the one already posted instead of a new one.
 - apiGroups: [""]
   resources: ["events"]
-  verbs: ["create"]
+  verbs: ["create", "patch"]
 # A bot's ServiceMonitor, when the spec asks for it and the Prometheus Operator is installed;
 # deleted when monitoring is switched off in the spec.
 - apiGroups: ["monitoring.coreos.com"]
