@@ -13,7 +13,6 @@ Run alone: `python -m bench.bench_replay` (`--profile` prints where the time goe
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import tempfile
 import time
@@ -53,17 +52,17 @@ def _floor(path: Path) -> float:
 
 def _replay(path: Path, work: Path) -> tuple[float, Counter[tuple[str, str]]]:
     from bot.config import Settings
-    from bot.journal import Journal
+    from bot.replay.backtest import open_run_journal
     from bot.replay.runner import ReplayRunner
     from bot.replay.ticks import read_ticks
 
     work.mkdir()
     settings = Settings.from_mapping({"DATA_DIR": str(work)})
-    journal = Journal.open(f"sqlite:///{work / 'journal.db'}", migrate=True)
+    journal = open_run_journal(work, settings.bot_name)  # as `flash-green replay` opens it
     try:
         runner = ReplayRunner(settings, journal)
         started = time.perf_counter()
-        outcome = asyncio.run(runner.run(read_ticks(path)))
+        outcome = runner.replay(read_ticks(path))
         elapsed = time.perf_counter() - started
     finally:
         journal.close()

@@ -110,21 +110,21 @@ class BotMetrics:
         )
         self._venues_seen: set[str] = set()
         self._recovery_waited: set[str] = set()
-        for reason in BLOCK_REASONS:
-            self.trades_blocked.labels(reason=reason)
-        for outcome in OUTCOMES:
-            self.cycles.labels(outcome=outcome)
-        for leg in ("power", "futures"):
-            self.market_data_age.labels(leg=leg)
+        # every known label's child, made once: `.labels()` costs a lock and a tuple per call, and
+        # the cycle touches three of them each time (an unknown reason still goes through it)
+        self._blocked = {reason: self.trades_blocked.labels(reason=reason) for reason in BLOCK_REASONS}
+        self._cycles = {outcome: self.cycles.labels(outcome=outcome) for outcome in OUTCOMES}
+        self._power_age = self.market_data_age.labels(leg="power")
+        self._futures_age = self.market_data_age.labels(leg="futures")
 
     def observe_books(self, power: Book | None, futures: Book | None, now: datetime) -> None:
         """Age and top of each book read, and the spread when both sides are there."""
         if power is not None:
-            self.market_data_age.labels(leg="power").set((now - power.at).total_seconds())
+            self._power_age.set((now - power.at).total_seconds())
             if power.asks:
                 self.last_power_ask.set(float(power.asks[0].price))
         if futures is not None:
-            self.market_data_age.labels(leg="futures").set((now - futures.at).total_seconds())
+            self._futures_age.set((now - futures.at).total_seconds())
             if futures.bids:
                 self.last_futures_bid.set(float(futures.bids[0].price))
         if power is not None and futures is not None and power.asks and futures.bids:
@@ -132,20 +132,25 @@ class BotMetrics:
 
     def record_blocked(self, reason: str) -> None:
         """A cycle stopped before any order was sent (guards, quotes, a broken journal)."""
-        self.trades_blocked.labels(reason=reason).inc()
-        self.cycles.labels(outcome="blocked").inc()
+        self._blocked_child(reason).inc()
+        self._cycles["blocked"].inc()
 
     def record_finished(
         self, outcome: str, reason: str | None, net: Decimal, traded_at: datetime | None
     ) -> None:
         """A cycle that sent orders: its outcome, net PnL and, when it did not trade, why."""
         self.record_pnl(net)
-        self.cycles.labels(outcome=outcome).inc()
+        cycles = self._cycles.get(outcome)
+        (cycles if cycles is not None else self.cycles.labels(outcome=outcome)).inc()
         if traded_at is not None:
             self.trades_executed.inc()
             self.last_trade_timestamp.set(traded_at.timestamp())
         elif reason:
-            self.trades_blocked.labels(reason=block_label(reason)).inc()
+            self._blocked_child(block_label(reason)).inc()
+
+    def _blocked_child(self, reason: str) -> Counter:
+        child = self._blocked.get(reason)
+        return child if child is not None else self.trades_blocked.labels(reason=reason)
 
     def record_pnl(self, net: Decimal) -> None:
         """Count a finished cycle's net PnL into the positive or negative counter."""

@@ -216,6 +216,37 @@ def test_sqlite_journal_runs_in_wal_mode(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_a_throwaway_journal_records_the_same_cycles_without_fsync(tmp_path: Path) -> None:
+    # given a replay's throwaway journal (durable=False) and a live one
+    throwaway = Journal.open(f"sqlite:///{tmp_path / 'replay.db'}", durable=False)
+    live = Journal.open(f"sqlite:///{tmp_path / 'live.db'}")
+    cycle = started(1)
+    done = traded(cycle, Decimal("12.5"))
+    # when both journal the same cycle
+    try:
+        for journal in (throwaway, live):
+            journal.begin_cycle(cycle)
+            journal.record_orders(done.orders)
+            journal.finish_cycle(done)
+        # then they hold the same records
+        assert throwaway.cycle(cycle.cycle_id) == live.cycle(cycle.cycle_id) == as_stored(done)
+        assert throwaway.daily_pnl(T0.date()) == live.daily_pnl(T0.date())
+    finally:
+        throwaway.close()
+        live.close()
+    # and the closed file reads back as an ordinary journal
+    reopened = Journal.open(f"sqlite:///{tmp_path / 'replay.db'}")
+    try:
+        assert reopened.cycle(cycle.cycle_id) == as_stored(done)
+    finally:
+        reopened.close()
+
+
+def test_only_a_sqlite_file_can_be_a_throwaway_journal() -> None:
+    with pytest.raises(JournalError, match="SQLite file"):
+        Journal.open("postgresql+psycopg://user@127.0.0.1:1/none", durable=False)
+
+
 # --------------------------------------------------------------------------------------------
 # Write-ahead and finishing
 

@@ -28,6 +28,7 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 SQLITE_PAGE_SIZE = 2048
 SQLITE_AUTOCHECKPOINT_PAGES = 32768  # 64 MiB of WAL
 SQLITE_CHECKPOINT_INTERVAL_S = 1.0
+THROWAWAY_JOURNAL_MODE = "MEMORY"  # the rollback journal of a file opened with durable=False
 POOL_SIZE = 2
 POOL_MAX_OVERFLOW = 6
 POOL_TIMEOUT_S = 10
@@ -73,16 +74,21 @@ def sqlite_file(url: URL) -> str | None:
     return url.database or None
 
 
-def open_engine(url: URL) -> Engine:
+def open_engine(url: URL, *, durable: bool = True) -> Engine:
     """A small pooled engine for `url`, configured for the journal's durability and concurrency.
 
-    Creates a SQLite file's directory first. Raises JournalError (no password in it) when the
-    directory cannot be created or the driver is missing.
+    `durable=False` (SQLite only) is for a throwaway file that is renamed into place once
+    complete, such as a replay's output: commits are not fsynced (`synchronous=OFF`). Statements
+    and transactions are the same; only a machine crash mid-run can lose or corrupt such a file,
+    and a half-written one is discarded anyway. Creates a SQLite file's directory first. Raises
+    JournalError (no password in it) when the directory cannot be created or the driver is missing.
     """
     if is_sqlite(url):
         _ensure_sqlite_dir(url)
+    elif not durable:
+        raise JournalError("a journal that is not durable must be a SQLite file")
     try:
-        return _sqlite_engine(url) if is_sqlite(url) else _postgresql_engine(url)
+        return _sqlite_engine(url, durable=durable) if is_sqlite(url) else _postgresql_engine(url)
     except (sa_exc.SQLAlchemyError, ImportError) as exc:
         raise JournalError(
             f"cannot use the journal at {url.render_as_string(hide_password=True)}: "
@@ -90,11 +96,12 @@ def open_engine(url: URL) -> Engine:
         ) from None
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, *, durable: bool) -> Engine:
     # The pool hands a connection to one thread at a time, so sqlite3's same-thread check is moot.
     connect_args = {"check_same_thread": False}
-    if is_memory(url):
-        # One shared connection: an in-memory database exists only inside it (tests only).
+    if is_memory(url) or not durable:
+        # One shared connection: an in-memory database exists only inside it (tests only); a
+        # throwaway file is held by its one connection alone (see `_configure_sqlite`).
         engine = sa.create_engine(url, poolclass=StaticPool, connect_args=connect_args)
     else:
         engine = sa.create_engine(
@@ -104,7 +111,7 @@ def _sqlite_engine(url: URL) -> Engine:
             pool_timeout=POOL_TIMEOUT_S,
             connect_args=connect_args,
         )
-    _configure_sqlite(engine, wal=not is_memory(url))
+    _configure_sqlite(engine, wal=durable and not is_memory(url), durable=durable)
     return engine
 
 
@@ -120,7 +127,7 @@ def _postgresql_engine(url: URL) -> Engine:
     )
 
 
-def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
+def _configure_sqlite(engine: Engine, *, wal: bool, durable: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # The driver must not open transactions behind our back: we emit BEGIN ourselves.
@@ -131,12 +138,18 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
             # Only takes effect on a new file. Every commit appends each page it touched to the
             # WAL and fsyncs it; half-size pages halve the bytes a cycle's two commits write.
             cursor.execute(f"PRAGMA page_size = {SQLITE_PAGE_SIZE}")
+            if not durable:
+                # A throwaway file (a replay's output) is written by this one connection only: it
+                # keeps its lock from the first write to its close instead of taking and releasing
+                # file locks at every transaction, and keeps the rollback journal in memory.
+                cursor.execute("PRAGMA locking_mode = EXCLUSIVE")
+                cursor.execute(f"PRAGMA journal_mode = {THROWAWAY_JOURNAL_MODE}")
             if wal:
                 _switch_to_wal(cursor)
                 # Checkpoints run on a background thread (`Checkpointer`), not inside a cycle's
                 # commit; this threshold is only the safety net should that thread fall behind.
                 cursor.execute(f"PRAGMA wal_autocheckpoint = {SQLITE_AUTOCHECKPOINT_PAGES}")
-            cursor.execute("PRAGMA synchronous = FULL")
+            cursor.execute(f"PRAGMA synchronous = {'FULL' if durable else 'OFF'}")
             cursor.execute("PRAGMA foreign_keys = ON")
         finally:
             cursor.close()

@@ -1,14 +1,15 @@
 """The trade journal: durable record of cycles, orders, trades, daily PnL, skipped cycles and audit.
 
 One `Journal` serves one process (the orchestrator writes, the API reads and appends audit lines);
-it is thread-safe (each call checks a connection out of a small pool). Every write is one
-transaction and is durable when the method returns.
+it is thread-safe (each thread keeps a connection of a small pool). Every write is one
+transaction and is durable when the method returns (a replay's throwaway journal: see `open`).
 
-Hot path. A trading cycle costs two transactions: `begin_cycle` (write-ahead, before any order
-leaves) and `finish_cycle`. Their statements are compiled once, when the journal opens, and run
-on the driver connection (see `statements`). Where the rest lives: URLs and engines in `engine`,
-money and time in `encoding`, records to rows in `rows`, a day's totals in `daily`, connections
-and transactions in `transactions`, Alembic in `migrate`, the one-writer-per-bot lock in `writer`.
+Hot path. A trading cycle costs four transactions: `begin_cycle` (write-ahead, before any order
+leaves), `record_orders` for each venue answer, and `finish_cycle`. Their statements are compiled
+once, when the journal opens, and run on the driver connection (see `statements`). Where the
+rest lives: URLs and engines in `engine`, money and time in `encoding`, records to rows in `rows`,
+a day's totals in `daily`, connections and transactions in `transactions`, Alembic in `migrate`,
+the one-writer-per-bot lock in `writer`.
 
 Scoped by bot: a journal is opened for one bot name and reads and writes only that bot's rows, so
 many bots can share one database (docs/journal.md shows both layouts).
@@ -34,6 +35,7 @@ from bot.journal.transactions import Transactions, execute, execute_many, fetch
 from bot.journal.writer import PostgresWriterLock, SqliteWriterLock, WriterLock
 
 DEFAULT_BOT = "flash-green"  # BOT_NAME's default
+ORDER_PARAMS_KEPT = 256  # orders whose latest converted record is remembered
 
 
 class CycleTaken(JournalError):
@@ -43,32 +45,44 @@ class CycleTaken(JournalError):
 class Journal:
     """The bot's durable record. Build it with `Journal.open(url)`; close it with `close()`."""
 
-    def __init__(self, engine: Engine, url: URL, bot: str = DEFAULT_BOT) -> None:
+    def __init__(self, engine: Engine, url: URL, bot: str = DEFAULT_BOT, *, durable: bool = True) -> None:
         """Use `Journal.open`: it validates the URL, prepares SQLite and applies migrations."""
         if not bot or len(bot) > BOT_NAME_MAX:
             raise JournalError(f"the bot name must be 1 to {BOT_NAME_MAX} characters, got {bot!r}")
         self.bot = bot
         self.redacted_url = url.render_as_string(hide_password=True)
         self._password = url_password(url)
-        self._db = Transactions(engine, where=self.redacted_url, secret=self._password)
+        self._db = Transactions(engine, where=self.redacted_url, secret=self._password, durable=durable)
         self._sql = Statements(engine.dialect, bot)
         self._checkpointer: Checkpointer | None = None
         self._writer: WriterLock | None = None
         self._taken: type[BaseException] = engine.dialect.loaded_dbapi.IntegrityError
+        self._order_params: dict[str, tuple[OrderRecord, Any]] = {}  # see _upsert_params
 
     @classmethod
-    def open(cls, url: str, *, bot: str = DEFAULT_BOT, migrate: bool = True, writer: bool = False) -> Journal:
+    def open(
+        cls,
+        url: str,
+        *,
+        bot: str = DEFAULT_BOT,
+        migrate: bool = True,
+        writer: bool = False,
+        durable: bool = True,
+    ) -> Journal:
         """Connect to `bot`'s journal at `url` (creating a SQLite file's directory); migrate to head.
 
         With `writer` (the trading loop) the process holds `bot`'s writer lock until `close()`;
         another process holding it is refused with `WriterBusy` naming that process.
+        `durable=False` is for a throwaway SQLite file renamed into place once complete (a
+        replay's output): the same statements and transactions, without fsyncs (`open_engine`).
+        The trading loop's journal is always durable.
         Raises JournalError (no password in it) when the URL is invalid, the database is
         unreachable or the migrations fail.
         """
         parsed = parse_url(url)
-        engine = open_engine(parsed)
+        engine = open_engine(parsed, durable=durable)
         try:
-            journal = cls(engine, parsed, bot)
+            journal = cls(engine, parsed, bot, durable=durable)
         except BaseException:
             engine.dispose()
             raise
@@ -82,7 +96,7 @@ class Journal:
             journal.close()
             raise
         path = sqlite_file(parsed)
-        if path is not None:
+        if path is not None and durable:  # a throwaway file has no WAL to checkpoint
             journal._checkpointer = Checkpointer(path)
         return journal
 
@@ -194,10 +208,31 @@ class Journal:
         journalled yet and after every answer, so restart recovery knows every order sent.
         """
         upsert = self._sql.order_upsert
-        params = [upsert.params(rows.order_row(order)) for order in orders]
+        params = self._upsert_params(orders)
         if params:
             work = lambda cur: execute_many(cur, upsert, params)  # noqa: E731
             self._db.run("record_orders", work, write=True, flush=False)
+
+    def _upsert_params(self, orders: Sequence[OrderRecord]) -> list[Any]:
+        """Each order's `order_upsert` parameters, in driver form.
+
+        Records are frozen, so a record written before (the very object) reuses what it was
+        converted to: the orders `finish_cycle` writes are the records the cycle's `record_orders`
+        calls wrote a moment before. Only the latest record of each order is remembered.
+        """
+        upsert, memo = self._sql.order_upsert, self._order_params
+        params = []
+        for order in orders:
+            seen = memo.get(order.client_order_id)
+            if seen is not None and seen[0] is order:
+                params.append(seen[1])
+                continue
+            converted = upsert.params(rows.order_row(order))
+            if len(memo) >= ORDER_PARAMS_KEPT:
+                memo.clear()
+            memo[order.client_order_id] = (order, converted)
+            params.append(converted)
+        return params
 
     def finish_cycle(self, cycle: CycleRecord) -> None:
         """Close a cycle in one transaction: final status, orders, trade, and its day's PnL row.
@@ -216,7 +251,7 @@ class Journal:
         key = {"cycle_id": cycle.cycle_id}
         prior_params, delete_params = sql.cycle_prior.params(key), sql.trade_delete.params(key)
         cycle_params = sql.cycle_upsert.params(rows.cycle_row(cycle, cycle.status))
-        order_params = [sql.order_upsert.params(rows.order_row(order)) for order in cycle.orders]
+        order_params = self._upsert_params(cycle.orders)
         trade = cycle.trade
         trade_params = sql.trade_upsert.params(rows.trade_row(trade)) if trade is not None else None
         new = contribution(cycle.status, cycle.realised_gbp, cycle.finished_at)

@@ -1,7 +1,8 @@
 """Transactions on pooled driver connections: how every journal call reaches the database.
 
 Each call checks a connection out of the engine's small pool (so one journal is thread-safe), runs
-its statements in one transaction and returns the connection. Writes are durable when `run`
+its statements in one transaction and returns the connection; SQLite connections are kept instead
+(one per thread on a file, the one shared connection otherwise). Writes are durable when `run`
 returns; reads of several statements can share one snapshot. A bot's writer on PostgreSQL runs
 every write on the one connection that holds its writer lock (`writer`).
 """
@@ -43,19 +44,26 @@ def fetch(cursor: Any, stmt: Statement, params: Any = None) -> list[Row]:
 class Transactions:
     """Runs work in transactions on the engine's pooled driver connections."""
 
-    def __init__(self, engine: Engine, *, where: str, secret: str | None) -> None:
-        """Own `engine`; `where` (its URL without password) and `secret` word the errors."""
+    def __init__(self, engine: Engine, *, where: str, secret: str | None, durable: bool = True) -> None:
+        """Own `engine`; `where` (its URL without password) and `secret` word the errors.
+
+        `durable=False`: the engine's SQLite connections never fsync (`open_engine`), so the
+        per-transaction switch between synchronous FULL and NORMAL is left out.
+        """
         self._engine: Engine | None = engine
         self._where = where
         self._secret = secret
         self._sqlite = engine.dialect.name == "sqlite"
+        self._durable = durable
         self.dbapi_error: type[BaseException] = engine.dialect.loaded_dbapi.Error
-        # In-memory SQLite: one shared connection, so one transaction at a time.
+        # In-memory SQLite, or a throwaway file: one shared connection, so one transaction at a time.
         self._lock = threading.Lock() if isinstance(engine.pool, StaticPool) else None
-        # SQLite file: each reading thread keeps one connection instead of a pool checkout and
-        # return per read (about a third of a /pnl request's journal time).
-        self._keep_readers = self._sqlite and self._lock is None
-        self._readers = threading.local()
+        # SQLite: connections are kept, for reads and writes, instead of a pool checkout and return
+        # (and the pool's rollback) per call: about a third of a /pnl request's journal time, and
+        # of a trading cycle's four transactions. On a file each thread keeps one; the one shared
+        # connection is kept once.
+        self._keep = self._sqlite
+        self._local: Any = threading.local() if self._lock is None else _Slot()
         self._held: list[Any] = []
         self._held_lock = threading.Lock()
         self.writer: PostgresWriterLock | None = None  # set when this process writes for its bot
@@ -116,23 +124,24 @@ class Transactions:
         snapshot: bool,
         flush: bool,
     ) -> T:
-        held = self._keep_readers and not write
+        held = self._keep
         writer = self.writer if write else None
         try:
             if writer is not None:
                 connection = writer.connection()
             else:
-                connection = self._reader(engine) if held else engine.raw_connection()
+                connection = self._kept(engine) if held else engine.raw_connection()
         except (sa_exc.SQLAlchemyError, self.dbapi_error) as exc:  # the pool raises driver errors as is
             raise self.fail(doing, exc) from None
         cursor = None
-        relaxed = write and not flush
+        relaxed = write and not flush and self._durable
         try:
             cursor = connection.cursor()
-            if self._sqlite and relaxed:
-                cursor.execute("PRAGMA synchronous = NORMAL")  # WAL: written, not fsynced
-            if self._sqlite and (write or snapshot):
-                cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            if self._sqlite:
+                if write and self._durable:
+                    _synchronous(connection, cursor, "NORMAL" if relaxed else "FULL")
+                if write or snapshot:
+                    cursor.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             elif relaxed:
                 cursor.execute("SET LOCAL synchronous_commit = off")
             result = work(cursor)
@@ -140,17 +149,15 @@ class Transactions:
                 connection.commit()
             else:
                 connection.rollback()
-            if self._sqlite and relaxed:
-                cursor.execute("PRAGMA synchronous = FULL")
             return result
         except BaseException as exc:
             self._abandon(connection, exc)
             if writer is not None and connection.dbapi_connection is None:
                 writer.lost()  # invalidated: the session, and the lock with it, is gone
-            if self._sqlite and relaxed:
-                connection.invalidate()  # never hand a relaxed connection to a durable write
-            if held:
-                self._drop_reader(connection)
+            if held and (self._lock is None or connection.dbapi_connection is None):
+                # a thread's own connection is replaced after any failure; the shared one only
+                # when it was lost (an in-memory database lives in it)
+                self._drop_kept(connection)
             if isinstance(exc, self.dbapi_error):
                 raise self.fail(doing, exc) from None
             raise
@@ -163,21 +170,23 @@ class Transactions:
             if not held and writer is None:
                 connection.close()
 
-    def _reader(self, engine: Engine) -> Any:
-        """This thread's kept read connection (checked out of the pool once)."""
-        connection = getattr(self._readers, "connection", None)
+    def _kept(self, engine: Engine) -> Any:
+        """This thread's kept connection (checked out of the pool once)."""
+        connection = getattr(self._local, "connection", None)
         if connection is None or connection.dbapi_connection is None:
             connection = engine.raw_connection()
-            self._readers.connection = connection
+            self._local.connection = connection
             with self._held_lock:
                 self._held.append(connection)
         return connection
 
-    def _drop_reader(self, connection: Any) -> None:
-        self._readers.connection = None
+    def _drop_kept(self, connection: Any) -> None:
+        self._local.connection = None
         with self._held_lock:
             if connection in self._held:
                 self._held.remove(connection)
+        if connection.dbapi_connection is None:
+            return  # invalidated already
         try:
             connection.invalidate()
         except self.dbapi_error:
@@ -194,3 +203,24 @@ class Transactions:
         if engine is not None and isinstance(exc, self.dbapi_error):
             if engine.dialect.is_disconnect(exc, connection.dbapi_connection, None):  # type: ignore[arg-type]
                 connection.invalidate()
+
+
+class _Slot:
+    """Where the one shared connection is kept (guarded by the transactions' lock)."""
+
+    connection: Any = None
+
+
+def _synchronous(connection: Any, cursor: Any, level: str) -> None:
+    """Set a SQLite connection's `synchronous` level for the write about to start.
+
+    FULL fsyncs the WAL at commit (durable); NORMAL only writes it (it survives the process, not
+    the machine). The level a connection is at is kept with it (`info`, which SQLAlchemy clears
+    when the connection is replaced; a new one starts at FULL), so the pragma runs only when a
+    write needs the other level, and a durable write never runs at NORMAL.
+    """
+    info = connection.info
+    if info.get("synchronous", "FULL") != level:
+        info["synchronous"] = None  # unknown until the pragma has run: set again next time
+        cursor.execute(f"PRAGMA synchronous = {level}")
+        info["synchronous"] = level

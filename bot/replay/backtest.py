@@ -12,7 +12,6 @@ journal (`journal.db`) there, never the live one.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import math
@@ -131,6 +130,16 @@ def total_rows(request: ReplayRequest) -> int | None:
     return None
 
 
+def open_run_journal(run_dir: Path, bot: str) -> Journal:
+    """The run's own journal (`journal.db` in `run_dir`), migrated to head.
+
+    Not fsynced (`durable=False`): the run's directory is a staging one, renamed into place only
+    when every run is complete, so a half-written journal is never kept. The statements and
+    transactions are the live journal's, so what it records is the same.
+    """
+    return Journal.open(f"sqlite:///{run_dir / JOURNAL_FILE}", bot=bot, migrate=True, durable=False)
+
+
 def _run_one(
     request: ReplayRequest,
     values: dict[str, str],
@@ -140,12 +149,12 @@ def _run_one(
     cancel: threading.Event | None,
 ) -> dict[str, Any]:
     run_dir.mkdir(parents=True, exist_ok=True)
-    journal = Journal.open(f"sqlite:///{run_dir / JOURNAL_FILE}", bot=settings.bot_name, migrate=True)
+    journal = open_run_journal(run_dir, settings.bot_name)
     try:
         runner = ReplayRunner(
             settings, journal, since=request.since, until=request.until, progress=progress, cancel=cancel
         )
-        outcome = asyncio.run(runner.run(input_batches(request, settings)))
+        outcome = runner.replay(input_batches(request, settings))
     finally:
         journal.close()
     inputs = [str(p) for p in (request.prices, request.futures) if p is not None]
