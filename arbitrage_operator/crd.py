@@ -3,7 +3,8 @@
 Every field that maps to a bot setting takes its type, bounds and description from
 `bot.config.catalog()`, so the CRD, the bot and the docs cannot drift apart. The fields that
 are the operator's own (secret references, journal, image, resources, monitoring) are described
-here. `crds/arbitragebot.yaml` is this module's output:
+here; the status subresource and the printer columns are in `crd_status.py`.
+`crds/arbitragebot.yaml` is this module's output:
 
     python -m arbitrage_operator.crd > crds/arbitragebot.yaml
 
@@ -18,6 +19,12 @@ from typing import Any
 
 import yaml
 
+from arbitrage_operator.crd_status import (
+    SIGNED_DECIMAL_PATTERN,
+    object_schema,
+    printer_columns,
+    status_schema,
+)
 from arbitrage_operator.policy import (
     DEFAULT_IMAGE,
     DNS_SUBDOMAIN_MAX,
@@ -50,12 +57,10 @@ RESOURCE = (GROUP, VERSION, PLURAL)  # as kopf's handlers name it
 
 WINDOW_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d-(([01]\d|2[0-3]):[0-5]\d|24:00)$"
 DECIMAL_PATTERN = r"^[0-9]+(\.[0-9]+)?$"
-SIGNED_DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 QUANTITY_PATTERN = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
     r"(([KMGTPE]i)|[numkMGTPE]|([eE](\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))))?$"
 )
-PHASES = ["Pending", "Invalid", "Starting", "Paused", "Trading", "Idle"]
 
 # Descriptions of the groups of settings (the objects between the spec and its leaves).
 GROUPS: dict[str, str] = {
@@ -139,14 +144,6 @@ def leaf_schema(row: SettingInfo, kind: SettingKind) -> dict[str, Any]:
     return schema
 
 
-def _object(description: str, properties: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    node: dict[str, Any] = {"type": "object", "description": description}
-    if properties is not None:
-        node["properties"] = properties
-    node.update(extra)
-    return node
-
-
 def object_name(description: str) -> dict[str, Any]:
     """A field naming a Kubernetes object: a DNS subdomain, so it can never reach another namespace."""
     return {
@@ -159,7 +156,7 @@ def object_name(description: str) -> dict[str, Any]:
 
 
 def _secret_ref(field: SpecialField, description: str) -> dict[str, Any]:
-    return _object(
+    return object_schema(
         description,
         {
             "name": object_name("Name of the Secret, in the bot's namespace (a DNS subdomain)."),
@@ -176,7 +173,7 @@ def _secret_ref(field: SpecialField, description: str) -> dict[str, Any]:
 
 
 def _quantity_map(description: str) -> dict[str, Any]:
-    return _object(
+    return object_schema(
         description,
         additionalProperties={
             "anyOf": [{"type": "integer"}, {"type": "string"}],
@@ -206,7 +203,7 @@ def _operator_fields() -> dict[str, dict[str, Any]]:
             "the namespace's default account. It must be in the operator's "
             "FLASH_GREEN_ALLOWED_SERVICE_ACCOUNTS. The pod never mounts its API token."
         ),
-        "resources": _object(
+        "resources": object_schema(
             "CPU and memory of the bot container; default requests cpu 100m, memory 256Mi and limits cpu 1, "
             "memory 512Mi.",
             {
@@ -266,7 +263,7 @@ def _insert(tree: dict[str, Any], path: str, schema: dict[str, Any]) -> None:
         group = ".".join(parts[: depth + 1])
         properties = node.setdefault("properties", {})
         if part not in properties:
-            properties[part] = _object(GROUPS.get(group, f"Settings of {group}."), {})
+            properties[part] = object_schema(GROUPS.get(group, f"Settings of {group}."), {})
         node = properties[part]
     node.setdefault("properties", {})[parts[-1]] = schema
 
@@ -279,7 +276,7 @@ def _sorted(node: dict[str, Any]) -> dict[str, Any]:
 
 def spec_schema() -> dict[str, Any]:
     """The schema of `spec`: every setting from the catalog plus the operator's own fields."""
-    tree = _object(
+    tree = object_schema(
         "Desired state of one trading bot. Every field is optional: an empty spec is a simulated bot with "
         "the bot's defaults.",
         {},
@@ -290,186 +287,6 @@ def spec_schema() -> dict[str, Any]:
     for path, schema in _operator_fields().items():
         _insert(tree, path, schema)
     return _sorted(tree)
-
-
-def status_schema() -> dict[str, Any]:
-    """The schema of `status`, written by the operator only."""
-    condition = _object(
-        "A condition in the Kubernetes shape; lastTransitionTime changes only when status changes.",
-        {
-            "type": {"type": "string", "description": "ConfigValid, Ready or Trading."},
-            "status": {
-                "type": "string",
-                "enum": ["True", "False", "Unknown"],
-                "description": "True, False or Unknown.",
-            },
-            "reason": {
-                "type": "string",
-                "description": "One CamelCase word saying why (see docs/operator.md).",
-            },
-            "message": {"type": "string", "description": "What happened and what to do, for humans."},
-            "lastTransitionTime": {
-                "type": "string",
-                "format": "date-time",
-                "description": "When status last changed, UTC.",
-            },
-            "observedGeneration": {
-                "type": "integer",
-                "format": "int64",
-                "description": "The metadata.generation this condition was computed from.",
-            },
-        },
-        required=["type", "status", "reason", "message", "lastTransitionTime"],
-    )
-    return _object(
-        "Observed state, written by the operator.",
-        {
-            "observedGeneration": {
-                "type": "integer",
-                "format": "int64",
-                "description": "The metadata.generation the operator last reconciled.",
-            },
-            "phase": {
-                "type": "string",
-                "enum": PHASES,
-                "description": "A one-word summary for humans: Pending, Invalid, Starting, Paused, "
-                "Trading or Idle.",
-            },
-            "conditions": {
-                "type": "array",
-                "description": "ConfigValid, Ready and Trading.",
-                "items": condition,
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-list-map-keys": ["type"],
-            },
-            "configHash": {
-                "type": "string",
-                "description": "Digest of the configuration the Deployment runs (its pods carry it "
-                "as an annotation).",
-            },
-            "serviceMonitor": {
-                "type": "string",
-                "description": "Name of the ServiceMonitor created for this bot.",
-            },
-            "pnlTodayGBP": {
-                "type": "string",
-                "pattern": SIGNED_DECIMAL_PATTERN,
-                "description": "Today's (UTC) profit and loss in GBP as the bot's API reports it; kept "
-                "through an unreachable spell of the same UTC day, dropped after it.",
-            },
-            "pnlDay": {
-                "type": "string",
-                "format": "date",
-                "description": "The UTC day pnlTodayGBP and tradesToday are for.",
-            },
-            "tradesToday": {
-                "type": "integer",
-                "format": "int64",
-                "description": "Trades the bot executed today (UTC), as its API reports.",
-            },
-            "lastTradeAt": {
-                "type": "string",
-                "format": "date-time",
-                "description": "When the bot's most recent trade executed, UTC.",
-            },
-            "dailyLossLimitHit": {
-                "type": "boolean",
-                "description": "True when today's losses reached the bot's daily loss limit (it blocks "
-                "new cycles until the UTC day ends).",
-            },
-            "venues": {
-                "type": "array",
-                "description": "Each venue the bot trades on, as its /readyz reports it.",
-                "items": _object(
-                    "One venue's health.",
-                    {
-                        "name": {"type": "string", "description": "The venue."},
-                        "leg": {"type": "string", "description": "power or futures."},
-                        "up": {
-                            "type": "boolean",
-                            "description": "Whether its last request was answered (absent before the first).",
-                        },
-                        "breaker": {
-                            "type": "string",
-                            "description": "Its circuit breaker: closed, open, half_open or none.",
-                        },
-                        "lastError": {
-                            "type": "string",
-                            "description": "The kind of its last request's error, when it failed.",
-                        },
-                    },
-                    required=["name", "leg"],
-                ),
-            },
-            "journal": _object(
-                "The bot's journal database.",
-                {
-                    "engine": {"type": "string", "description": "sqlite or postgresql."},
-                    "reachable": {
-                        "type": "boolean",
-                        "description": "Whether the bot reaches it (absent when its API cannot be read).",
-                    },
-                },
-            ),
-            "botApi": _object(
-                "Whether the operator could read the bot's API (the source of the fields above).",
-                {
-                    "reachable": {"type": "boolean", "description": "The last read succeeded."},
-                    "message": {
-                        "type": "string",
-                        "description": "Why it could not be read (never a credential).",
-                    },
-                },
-            ),
-            "kopf": {
-                **_object("Bookkeeping of the operator framework (kopf): handler progress and retries."),
-                "x-kubernetes-preserve-unknown-fields": True,
-            },
-        },
-    )
-
-
-def printer_columns() -> list[dict[str, Any]]:
-    """The columns `kubectl get arb` prints."""
-    return [
-        {
-            "name": "Phase",
-            "type": "string",
-            "jsonPath": ".status.phase",
-            "description": "Summary of the bot's state.",
-        },
-        {
-            "name": "Ready",
-            "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Ready")].status',
-            "description": "The bot's Deployment is available.",
-        },
-        {
-            "name": "Trading",
-            "type": "string",
-            "jsonPath": '.status.conditions[?(@.type=="Trading")].status',
-            "description": "Not paused, ready, and inside the trading window.",
-        },
-        {
-            "name": "PnL",
-            "type": "string",
-            "jsonPath": ".status.pnlTodayGBP",
-            "description": "Today's profit and loss in GBP, when known.",
-        },
-        {
-            "name": "Trades",
-            "type": "integer",
-            "jsonPath": ".status.tradesToday",
-            "description": "Trades executed today (UTC).",
-        },
-        {
-            "name": "Last Trade",
-            "type": "date",
-            "jsonPath": ".status.lastTradeAt",
-            "description": "How long ago the most recent trade executed.",
-        },
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-    ]
 
 
 def crd_manifest() -> dict[str, Any]:
