@@ -121,7 +121,6 @@ def bench_cycle(trades: int = 1000) -> list[dict[str, object]]:
     from bot.loans.simulated import build_simulated_loan
     from bot.markets.model import MarketParams
     from bot.metrics import BotMetrics
-    from bot.orchestrator.app import execution_params
     from bot.orchestrator.cycle import Orchestrator
     from bot.venues.simulated import SimulatedFuturesVenue, SimulatedMarket, SimulatedPowerVenue
 
@@ -138,9 +137,8 @@ def bench_cycle(trades: int = 1000) -> list[dict[str, object]]:
         clock = _SteppingClock()
         market = SimulatedMarket(seed=7, clock=clock, params=paying, exec_latency_ms=0)
         journal = Journal.open(settings.journal_url, migrate=True)  # SQLite WAL, synchronous=FULL
-        orch = Orchestrator(
-            limits=limits_from(settings),
-            params=execution_params(settings),
+        orch = Orchestrator.from_settings(
+            settings,
             power=SimulatedPowerVenue(market),
             futures=SimulatedFuturesVenue(market),
             loan=build_simulated_loan(settings),

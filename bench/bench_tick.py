@@ -64,12 +64,10 @@ class _TimedJournal:
 
 def _run(events: int, warmup: int, tmp: Path) -> dict[str, list[float]]:
     from bot.config import Settings
-    from bot.domain.decision import limits_from
     from bot.journal import Journal
     from bot.loans.simulated import build_simulated_loan
     from bot.markets.model import MarketParams
     from bot.metrics import BotMetrics
-    from bot.orchestrator.app import execution_params
     from bot.orchestrator.cycle import CycleResult, Orchestrator
     from bot.orchestrator.trigger import CycleLoop, CycleTrigger, book_streams
     from bot.venues.simulated import SimulatedFuturesVenue, SimulatedMarket, SimulatedPowerVenue
@@ -97,9 +95,8 @@ def _run(events: int, warmup: int, tmp: Path) -> dict[str, list[float]]:
     market = SimulatedMarket(seed=7, clock=clock, params=paying, exec_latency_ms=0)
     power, futures = TimedPowerVenue(market), SimulatedFuturesVenue(market)
     journal = _TimedJournal(Journal.open(settings.journal_url, migrate=True))  # WAL, synchronous=FULL
-    orch = Orchestrator(
-        limits=limits_from(settings),
-        params=execution_params(settings),
+    orch = Orchestrator.from_settings(
+        settings,
         power=power,
         futures=futures,
         loan=build_simulated_loan(settings),

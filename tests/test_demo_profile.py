@@ -22,13 +22,11 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.domain.decision import limits_from
 from bot.journal import Journal
 from bot.loans.simulated import build_simulated_loan
 from bot.markets.model import SETTLEMENT_PERIOD_S, MarketModel, MarketParams, Regime, regime_start
 from bot.markets.profiles import DEMO_NOTICE, market_params
 from bot.metrics import BotMetrics
-from bot.orchestrator.app import execution_params
 from bot.orchestrator.cycle import Orchestrator
 from bot.venues.simulated import SimulatedMarket, build_simulated_venues
 from tests.fixtures.api_server import free_port
@@ -112,15 +110,13 @@ def demo_bot(tmp_path: Path) -> Iterator[Callable[[datetime], DemoBot]]:
         power, futures = build_simulated_venues(settings, clock=clock)
         journal = Journal.open(settings.journal_url, migrate=True)
         journals.append(journal)
-        orchestrator = Orchestrator(
-            limits=limits_from(settings),
-            params=execution_params(settings),
+        orchestrator = Orchestrator.from_settings(
+            settings,
             power=power,
             futures=futures,
             loan=build_simulated_loan(settings),
             journal=journal,
             metrics=BotMetrics(),
-            trading_enabled=settings.trading_enabled,
             clock=clock,
         )
         orchestrator.load_state()

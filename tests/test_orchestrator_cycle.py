@@ -19,7 +19,6 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Settings
-from bot.domain.decision import limits_from
 from bot.domain.market import Book, OrderRequest, OrderState, OrderStatus
 from bot.journal import Journal
 from bot.journal.records import CycleStatus
@@ -27,7 +26,6 @@ from bot.loans.simulated import SimulatedFlashLoan
 from bot.markets.faults import LOAN_FAULTS, FaultPlan
 from bot.markets.model import MarketParams
 from bot.metrics import BotMetrics
-from bot.orchestrator.app import execution_params
 from bot.orchestrator.cycle import Orchestrator
 from bot.venues.base import Venue
 from bot.venues.simulated import SimulatedFuturesVenue, SimulatedMarket, SimulatedPowerVenue
@@ -112,15 +110,13 @@ def build_rig(
     )
     journal = journal or Journal.open(settings.journal_url, migrate=True)
     metrics = BotMetrics()
-    orchestrator = Orchestrator(
-        limits=limits_from(settings),
-        params=execution_params(settings),
+    orchestrator = Orchestrator.from_settings(
+        settings,
         power=power,
         futures=futures,
         loan=loan,
         journal=journal,
         metrics=metrics,
-        trading_enabled=settings.trading_enabled,
         clock=clock,
     )
     orchestrator.load_state()

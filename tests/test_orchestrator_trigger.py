@@ -16,13 +16,11 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.domain.decision import limits_from
 from bot.domain.market import Book, OrderRequest, OrderState
 from bot.journal import Journal
 from bot.loans.simulated import SimulatedFlashLoan
 from bot.markets.faults import LOAN_FAULTS, FaultPlan
 from bot.metrics import BotMetrics
-from bot.orchestrator.app import execution_params
 from bot.orchestrator.cycle import CycleResult, Orchestrator
 from bot.orchestrator.trigger import CycleLoop, CycleTrigger, book_streams
 from bot.venues.base import BookStream, Venue
@@ -215,9 +213,8 @@ def build_loop_rig(tmp_path: Path) -> LoopRig:
     sim_power, sim_futures = SimulatedPowerVenue(market), SimulatedFuturesVenue(market)
     power = PolledVenue(sim_power)
     journal = Journal.open(settings.journal_url, migrate=True)
-    orchestrator = Orchestrator(
-        limits=limits_from(settings),
-        params=execution_params(settings),
+    orchestrator = Orchestrator.from_settings(
+        settings,
         power=power,
         futures=sim_futures,
         loan=SimulatedFlashLoan(

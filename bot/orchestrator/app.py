@@ -10,11 +10,9 @@ import threading
 
 from bot import __version__
 from bot.config import ConfigError, Settings
-from bot.domain.decision import limits_from
 from bot.logs import configure, log_secrets
 from bot.metrics import BotMetrics
 from bot.orchestrator.cycle import Orchestrator, utc_now
-from bot.orchestrator.execution import ExecutionParams
 from bot.orchestrator.lock import EXIT_ALREADY_RUNNING, AlreadyRunning, PidLock
 from bot.orchestrator.recovery import Recovery
 from bot.orchestrator.trigger import CycleLoop, CycleTrigger, book_streams
@@ -24,14 +22,6 @@ log = logging.getLogger("bot.orchestrator")
 
 EXIT_CONFIG = 2
 EXIT_JOURNAL = 4  # EXIT_ALREADY_RUNNING (3): this DATA_DIR's lock, or this bot's journal writer lock
-
-
-def execution_params(settings: Settings) -> ExecutionParams:
-    return ExecutionParams(
-        bot_name=settings.bot_name,
-        order_timeout_s=float(settings.order_timeout_secs),
-        poll_interval_s=float(settings.order_poll_interval),
-    )
 
 
 def main(argv: list[str] | None = None, settings: Settings | None = None) -> int:
@@ -78,15 +68,13 @@ def main(argv: list[str] | None = None, settings: Settings | None = None) -> int
                 start_http_server(
                     settings.metrics_port, addr=settings.metrics_host, registry=metrics.registry
                 )
-            orchestrator = Orchestrator(
-                limits=limits_from(settings),
-                params=execution_params(settings),
+            orchestrator = Orchestrator.from_settings(
+                settings,
                 journal=journal,
                 metrics=metrics,
                 power=adapters.power,
                 futures=adapters.futures,
                 loan=adapters.loan,
-                trading_enabled=settings.trading_enabled,
                 paper=adapters.paper,
                 # a venue that cannot say what a dead cycle's orders became blocks trading until it does
                 recovery=Recovery(

@@ -18,8 +18,9 @@ from collections import Counter as Tally
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
-from bot.domain.decision import Block, Limits, NoTrade, Opportunity, decide, guard, venue_block
+from bot.domain.decision import Block, Limits, NoTrade, Opportunity, decide, guard, limits_from, venue_block
 from bot.domain.market import Book
 from bot.domain.pnl import money, net_position
 from bot.domain.window import market_closed
@@ -34,6 +35,9 @@ from bot.orchestrator.recovery import Recovery
 from bot.orchestrator.saga import SETTLE_UNKNOWN, Clock, CycleFailure, SagaSteps
 from bot.orchestrator.state import CycleState
 from bot.venues.base import Venue, VenueError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger("bot.orchestrator")
 ZERO = Decimal(0)
@@ -102,6 +106,32 @@ class Orchestrator:
         self._journal_outage = Outage()  # failed journal writes: retried with backoff, never given up
         metrics.daily_loss_limit.set(float(limits.max_daily_loss))
         metrics.trading_enabled.set(1 if trading_enabled else 0)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        power: Venue,
+        futures: Venue,
+        loan: FlashLoan,
+        journal: CycleJournal,
+        metrics: BotMetrics,
+        **options: Any,
+    ) -> Orchestrator:
+        """The orchestrator the settings describe (limits, execution, TRADING_ENABLED) on these legs,
+        lender and journal; `options` are the other keywords (clock, sleep, paper, recovery)."""
+        return cls(
+            limits=limits_from(settings),
+            params=ExecutionParams.from_settings(settings),
+            power=power,
+            futures=futures,
+            loan=loan,
+            journal=journal,
+            metrics=metrics,
+            trading_enabled=settings.trading_enabled,
+            **options,
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -10,10 +10,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from bot.domain.decision import venue_block
 from bot.domain.market import Book, Leg, OrderRequest, OrderState, OrderStatus, Side
 from bot.venues.base import OUTCOME_UNKNOWN_KINDS, Venue, VenueError
+
+if TYPE_CHECKING:
+    from bot.config import Settings
 
 log = logging.getLogger("bot.orchestrator")
 
@@ -28,6 +32,14 @@ class ExecutionParams:
     bot_name: str
     order_timeout_s: float
     poll_interval_s: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ExecutionParams:
+        return cls(
+            bot_name=settings.bot_name,
+            order_timeout_s=float(settings.order_timeout_secs),
+            poll_interval_s=float(settings.order_poll_interval),
+        )
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from bot.config import Settings
-from bot.domain.decision import Block, Limits, cannot_pay, guard, limits_from
+from bot.domain.decision import Block, Limits, cannot_pay, guard
 from bot.domain.market import Level
 from bot.journal import Journal
 from bot.journal.records import CycleRecord
 from bot.loans.simulated import build_simulated_loan
 from bot.metrics import BotMetrics
-from bot.orchestrator.app import execution_params
 from bot.orchestrator.cycle import Orchestrator
 from bot.replay.books import LegBook
 from bot.replay.errors import ReplayError
@@ -85,24 +84,22 @@ class ReplayRunner:
     ) -> None:
         self.settings = settings
         self.journal = journal
-        self.limits: Limits = limits_from(settings)
         self.clock = VirtualClock(datetime(1970, 1, 1, tzinfo=UTC))
         self.market = ReplayMarket.from_settings(settings, self.clock)
         self.power = ReplayVenue(self.market, "power")
         self.futures = ReplayVenue(self.market, "futures")
         self.metrics = BotMetrics()
-        self.orchestrator = Orchestrator(
-            limits=self.limits,
-            params=execution_params(settings),
+        self.orchestrator = Orchestrator.from_settings(
+            settings,
             power=self.power,
             futures=self.futures,
             loan=build_simulated_loan(settings),
             journal=journal,
             metrics=self.metrics,
-            trading_enabled=settings.trading_enabled,
             clock=self.clock,
             sleep=self.clock.sleep,
         )
+        self.limits: Limits = self.orchestrator.limits
         self.since_us = -(1 << 62) if since is None else _us(since)
         self.until_us = (1 << 62) if until is None else _us(until)
         self.progress = progress

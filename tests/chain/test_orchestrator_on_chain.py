@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
-from bot.domain.decision import limits_from
 from bot.domain.pnl import money
 from bot.journal import Journal
 from bot.loans.web3 import Web3FlashLoan
@@ -26,7 +25,6 @@ from bot.loans.web3.deploy import DevChain
 from bot.markets.faults import FaultPlan
 from bot.markets.model import MarketParams
 from bot.metrics import BotMetrics
-from bot.orchestrator.app import execution_params
 from bot.orchestrator.cycle import Orchestrator, utc_now
 from bot.venues.simulated import SimulatedFuturesVenue, SimulatedMarket, SimulatedPowerVenue
 from tests.chain.conftest import Anvil
@@ -89,15 +87,13 @@ async def test_a_minute_of_cycles_settles_on_chain_exactly_as_journalled(
         "escrow": dev_chain.escrow,
     }
     before = {name: chain.balance(dev_chain.token, address) for name, address in holders.items()}
-    orchestrator = Orchestrator(
-        limits=limits_from(settings),
-        params=execution_params(settings),
+    orchestrator = Orchestrator.from_settings(
+        settings,
         power=SimulatedPowerVenue(market),
         futures=SimulatedFuturesVenue(market),
         loan=loan,
         journal=journal,
         metrics=BotMetrics(),
-        trading_enabled=True,
     )
     orchestrator.load_state()
     # when it cycles for a minute

@@ -102,4 +102,3 @@ def test_a_bot_elsewhere_is_never_touched(kube: KubeEmulator, namespaced_operato
 def test_the_namespaced_operator_reports_nothing_unexpected(namespaced_operator: OperatorProcess) -> None:
     # then its log holds no traceback (every request kopf made in this mode was served)
     assert "Traceback" not in namespaced_operator.output()
-

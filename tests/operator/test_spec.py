@@ -11,6 +11,8 @@ ICE_LIVE = {
     "features": {"iceLive": True},
     "ice": {"apiUrl": "https://ice.example.internal", "symbol": "UK-BASE-M1"},
 }
+
+
 def test_an_empty_spec_is_a_valid_simulated_bot() -> None:
     # given no spec at all; when it is mapped; then nothing is wrong and the bot validates as is
     config = build_config("sim", {})

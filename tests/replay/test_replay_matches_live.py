@@ -16,12 +16,10 @@ from typing import Any, cast
 import pytest
 
 from bot.config import Settings
-from bot.domain.decision import limits_from
 from bot.journal import Journal
 from bot.journal.records import TradeRecord
 from bot.loans.simulated import build_simulated_loan
 from bot.metrics import BotMetrics
-from bot.orchestrator.app import execution_params
 from bot.orchestrator.cycle import Orchestrator
 from bot.replay.backtest import JOURNAL_FILE, ReplayRequest, run_replay
 from bot.replay.recorder import TICKS_DIR, recording_venues
@@ -55,15 +53,13 @@ async def run_live(data_dir: Path) -> LiveRun:
     sim_power, sim_futures = build_simulated_venues(settings, clock=clock)
     power, futures = recording_venues(cast(Venue, sim_power), cast(Venue, sim_futures), settings)
     journal = Journal.open(settings.journal_url, migrate=True)
-    orchestrator = Orchestrator(
-        limits=limits_from(settings),
-        params=execution_params(settings),
+    orchestrator = Orchestrator.from_settings(
+        settings,
         power=power,
         futures=futures,
         loan=build_simulated_loan(settings),
         journal=journal,
         metrics=BotMetrics(),
-        trading_enabled=settings.trading_enabled,
         clock=clock,
     )
     orchestrator.load_state()

@@ -11,11 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from bot.config import Settings
-from bot.domain.decision import limits_from
 from bot.journal import Journal
 from bot.loans.simulated import build_simulated_loan
 from bot.metrics import BotMetrics
-from bot.orchestrator.app import execution_params
 from bot.orchestrator.cycle import CycleResult, Orchestrator
 from bot.orchestrator.trigger import CycleLoop, CycleTrigger, book_streams
 from bot.venues.base import BookStream
@@ -50,9 +48,8 @@ async def test_a_streamed_ccxt_book_change_starts_a_cycle_without_waiting_for_th
     )
     journal = Journal.open(settings.journal_url, migrate=True)
     power = SimulatedPowerVenue(SimulatedMarket(seed=3, clock=Clock(THURSDAY_NOON)))
-    orchestrator = Orchestrator(
-        limits=limits_from(settings),
-        params=execution_params(settings),
+    orchestrator = Orchestrator.from_settings(
+        settings,
         power=power,
         futures=futures,
         loan=build_simulated_loan(settings),
